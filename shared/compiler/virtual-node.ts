@@ -85,12 +85,15 @@ function socketAddress(address: string, port: number): ProtoObject {
   return { socket_address: { address, port_value: port } };
 }
 
-/** A load assignment: one locality with an explicit weight (proxyless gRPC skips one without). */
+/**
+ * A load assignment: one locality, present (proxyless gRPC rejects an unset one) and with an
+ * explicit weight (proxyless gRPC skips one without).
+ */
 function loadAssignment(clusterName: string, hosts: string[], port: number): ProtoObject {
   return {
     cluster_name: clusterName,
     endpoints: hosts.length
-      ? [{ load_balancing_weight: { value: 1 }, lb_endpoints: hosts.map((h) => ({ endpoint: { address: socketAddress(h, port) } })) }]
+      ? [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints: hosts.map((h) => ({ endpoint: { address: socketAddress(h, port) } })) }]
       : [],
   };
 }

@@ -221,7 +221,7 @@ export async function updateResource(deps: MeshDeps, request: UpdateRequest): Pr
       requestHash: hash,
     };
     const changed = new ConflictError(`${describeKey(key)} was changed by another request.`);
-    const parts = [repository.putVersion(updated, current.version, () => changed)];
+    const parts = [repository.updateSpec(updated, current.version, () => changed)];
     if (key.kind === 'mesh') parts.push(repository.putRegistryEntry(updated));
     parts.push(...referenceParts(deps, key, uniqueReferences(referencesOf(key, current.spec)), uniqueReferences(referencesOf(key, request.spec))));
     try {

@@ -38,6 +38,8 @@ export interface StoredResource extends ResourceKey {
   refCount?: number | undefined;
   /** How many resources this one holds (a mesh's resources, a router's routes, a gateway's routes). */
   childCount?: number | undefined;
+  /** Moves with every tag change (tags do not move the App Mesh version). */
+  tagsRevision?: number | undefined;
 }
 
 /** A reference from one resource to another, held as a counter on the referenced item. */
@@ -217,17 +219,56 @@ export class MeshRepository {
     };
   }
 
-  /** Replace a resource: fails unless the stored version is the one the update was based on. */
-  putVersion(resource: StoredResource, expectedVersion: number, onChanged: () => MeshlineError): TransactionPart {
+  /**
+   * Update a resource's spec and App Mesh metadata only: counters and tags are kept as stored,
+   * since other transactions move them without touching the version.
+   */
+  updateSpec(resource: StoredResource, expectedVersion: number, onChanged: () => MeshlineError): TransactionPart {
     return {
       write: {
-        Put: {
+        Update: {
           TableName: this.table,
-          Item: toItem(resource),
+          Key: itemKey(resource),
+          UpdateExpression:
+            'SET #spec = :spec, #version = :version, #updated = :updated, #token = :token, #hash = :hash',
           // Optimistic concurrency: no update is lost and a version never repeats.
           ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':expected': expectedVersion },
+          ExpressionAttributeNames: {
+            '#spec': 'spec',
+            '#version': 'version',
+            '#updated': 'lastUpdatedAt',
+            '#token': 'clientToken',
+            '#hash': 'requestHash',
+          },
+          ExpressionAttributeValues: {
+            ':spec': JSON.stringify(resource.spec),
+            ':version': resource.version,
+            ':updated': resource.lastUpdatedAt,
+            ':token': resource.clientToken ?? '',
+            ':hash': resource.requestHash ?? '',
+            ':expected': expectedVersion,
+          },
+        },
+      } as unknown as TransactWriteItem,
+      onConditionFailed: onChanged,
+    };
+  }
+
+  /**
+   * Replace a resource's tags: fails unless the tags are still those the change was based on
+   * (tags do not move the App Mesh version, so they carry their own revision).
+   */
+  updateTags(key: ResourceKey, tags: Tag[], expectedRevision: number, onChanged: () => MeshlineError): TransactionPart {
+    return {
+      write: {
+        Update: {
+          TableName: this.table,
+          Key: itemKey(key),
+          UpdateExpression: 'SET #tags = :tags, #revision = :next',
+          // Read-modify-write of the tag list: only if no other tag change came in between.
+          ConditionExpression: 'attribute_exists(#pk) AND (#revision = :expected OR (attribute_not_exists(#revision) AND :expected = :zero))',
+          ExpressionAttributeNames: { '#tags': 'tags', '#revision': 'tagsRevision', '#pk': PARTITION_KEY },
+          ExpressionAttributeValues: { ':tags': tags, ':next': expectedRevision + 1, ':expected': expectedRevision, ':zero': 0 },
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: onChanged,
@@ -279,7 +320,12 @@ export class MeshRepository {
       write: {
         Put: {
           TableName: this.table,
-          Item: { ...toItem(mesh), [PARTITION_KEY]: MESH_REGISTRY_PARTITION, [SORT_KEY]: registrySortKey(mesh.meshName) },
+          // A copy for listing only: the counters live on the mesh's own item.
+          Item: {
+            ...toItem({ ...mesh, refCount: undefined, childCount: undefined }),
+            [PARTITION_KEY]: MESH_REGISTRY_PARTITION,
+            [SORT_KEY]: registrySortKey(mesh.meshName),
+          },
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: () => new TooManyRequestsError('mesh registry write failed; retry the request.'),
