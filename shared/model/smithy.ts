@@ -55,7 +55,7 @@ export function structure<const M extends z.ZodRawShape>(
 }
 
 /** A Smithy union: a structure of which exactly one member is set. */
-export function union<const M extends z.ZodRawShape>(
+export function union<const M extends Record<string, z.ZodType>>(
   shape: string,
   members: M,
 ): z.ZodObject<{ [K in keyof M]: z.ZodOptional<M[K]> }, z.core.$strict> {

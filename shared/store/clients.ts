@@ -31,6 +31,8 @@ export function createS3Client(settings: AwsSettings): S3Client {
     region: settings.region,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // A response that stops mid-body must fail (and be retried), never hang a relay's watch.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
     ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
     ...(settings.s3Credentials ? { credentials: settings.s3Credentials } : {}),
   });
