@@ -1,8 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { z } from 'zod';
 import { BadRequestError, NotFoundError } from '../../shared/errors.js';
 import { OPERATIONS, type OperationName, type OperationSpec } from '../../shared/model/shapes.js';
-import { parseInput } from '../../shared/model/validate.js';
+import { parseOperationInput } from '../../shared/model/validate.js';
 
 /** One compiled route of the App Mesh REST surface. */
 interface Route {
@@ -28,10 +27,6 @@ function decodeLabel(name: string, raw: string): string {
   } catch {
     throw new BadRequestError(`${name} is not a valid URI path segment, got: ${JSON.stringify(raw)}`);
   }
-}
-
-function isNumberSchema(schema: z.ZodType): boolean {
-  return (schema as unknown as { def?: { type?: string } }).def?.type === 'number';
 }
 
 function readBody(event: APIGatewayProxyEventV2): Record<string, unknown> {
@@ -70,27 +65,15 @@ export function routeRequest(event: APIGatewayProxyEventV2): RoutedRequest {
     if (!match) continue;
     pathMatched = true;
     if (route.method !== method) continue;
-    const input: Record<string, unknown> = {};
-    const query = new URLSearchParams(event.rawQueryString ?? '');
-    for (const [member, { name, schema }] of Object.entries(route.operation.query)) {
-      const value = query.get(name);
-      if (value === null) continue;
-      // Query values are strings on the wire; numeric members (limit) are read as numbers.
-      input[member] = isNumberSchema(schema) && /^-?\d+$/.test(value) ? Number(value) : value;
-    }
-    if (route.operation.body) {
-      const body = readBody(event);
-      for (const member of [...route.labels, ...Object.keys(route.operation.query)]) {
-        if (member in body) throw new BadRequestError(`${member} belongs in the request ${route.labels.includes(member) ? 'path' : 'query string'}, not in the body.`);
-      }
-      Object.assign(input, body);
-    }
+    const labels: Record<string, string> = {};
     route.labels.forEach((label, index) => {
-      input[label] = decodeLabel(label, match[index + 1] ?? '');
+      labels[label] = decodeLabel(label, match[index + 1] ?? '');
     });
+    const query = Object.fromEntries(new URLSearchParams(event.rawQueryString ?? ''));
+    const body = route.operation.body ? readBody(event) : undefined;
     return {
       operation: route.operation.name,
-      input: parseInput(route.operation.input, input) as Record<string, unknown>,
+      input: parseOperationInput(route.operation, { labels, query, body }) as Record<string, unknown>,
     };
   }
   if (pathMatched) throw new BadRequestError(`${method} is not an App Mesh operation on ${path}.`);
