@@ -1,0 +1,115 @@
+/** Label values of one sample, e.g. `{ type: 'clusters' }`. */
+export type Labels = Record<string, string>;
+
+/** One value of a metric. */
+export interface Sample {
+  labels: Labels;
+  value: number;
+}
+
+/** Prometheus text format escaping of a label value. */
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatSample(name: string, { labels, value }: Sample): string {
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return `${name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${Number.isFinite(value) ? value : 0}`;
+}
+
+/** A monotonically increasing count, one series per distinct label set. */
+export class Counter {
+  private readonly series = new Map<string, Sample>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  inc(labels: Labels = {}, by = 1): void {
+    const key = JSON.stringify(Object.entries(labels).sort());
+    const sample = this.series.get(key);
+    if (sample) sample.value += by;
+    else this.series.set(key, { labels, value: by });
+  }
+
+  /** The current value for a label set (0 if never incremented). */
+  get(labels: Labels = {}): number {
+    return this.series.get(JSON.stringify(Object.entries(labels).sort()))?.value ?? 0;
+  }
+
+  samples(): Sample[] {
+    return [...this.series.values()];
+  }
+}
+
+interface Gauge {
+  name: string;
+  help: string;
+  collect: () => Sample[];
+}
+
+/**
+ * A small hand-written metrics registry: counters kept here, gauges read from their owner at
+ * scrape time (so a gauge can never drift from the state it describes). Renders the Prometheus
+ * text exposition format, version 0.0.4.
+ */
+export class MetricsRegistry {
+  private readonly counters: Counter[] = [];
+  private readonly gauges: Gauge[] = [];
+
+  counter(name: string, help: string): Counter {
+    const counter = new Counter(name, help);
+    this.counters.push(counter);
+    return counter;
+  }
+
+  gauge(name: string, help: string, collect: () => Sample[]): void {
+    this.gauges.push({ name, help, collect });
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const counter of this.counters) {
+      lines.push(`# HELP ${counter.name} ${counter.help}`, `# TYPE ${counter.name} counter`);
+      for (const sample of counter.samples()) lines.push(formatSample(counter.name, sample));
+    }
+    for (const gauge of this.gauges) {
+      lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`);
+      for (const sample of gauge.collect()) lines.push(formatSample(gauge.name, sample));
+    }
+    return lines.join('\n') + '\n';
+  }
+}
+
+/** The counters the relay keeps; gauges are registered by the parts that own the state. */
+export interface RelayMetrics {
+  registry: MetricsRegistry;
+  /** DiscoveryRequests received, label `type` (`other` for types the relay does not serve). */
+  requests: Counter;
+  /** xDS responses sent, label `type` (clusters, endpoints, listeners, routes). */
+  responses: Counter;
+  /** Requests that acknowledged the latest response of a type, label `type`. */
+  acks: Counter;
+  /** Requests that rejected the latest response of a type (error_detail set), label `type`. */
+  nacks: Counter;
+  /** Streams refused or ended with an error status, label `code` (gRPC status name). */
+  streamErrors: Counter;
+  /** Failed manifest reads (S3 errors, unparseable manifests), label `mesh`. */
+  manifestErrors: Counter;
+  /** Failed snapshot loads (S3 errors, missing or corrupt objects), label `mesh`. */
+  snapshotLoadErrors: Counter;
+}
+
+export function createRelayMetrics(registry = new MetricsRegistry()): RelayMetrics {
+  return {
+    registry,
+    requests: registry.counter('meshline_relay_requests_total', 'DiscoveryRequests received, by resource type.'),
+    responses: registry.counter('meshline_relay_responses_total', 'xDS responses sent, by resource type.'),
+    acks: registry.counter('meshline_relay_acks_total', 'Requests that ACKed the latest response, by resource type.'),
+    nacks: registry.counter('meshline_relay_nacks_total', 'Requests that NACKed the latest response (error_detail set), by resource type.'),
+    streamErrors: registry.counter('meshline_relay_stream_errors_total', 'ADS streams refused or ended with an error status, by gRPC status.'),
+    manifestErrors: registry.counter('meshline_relay_manifest_watch_errors_total', 'Failed manifest reads (S3 errors, unreadable manifests), by mesh.'),
+    snapshotLoadErrors: registry.counter('meshline_relay_snapshot_load_errors_total', 'Failed snapshot loads (S3 errors, missing or corrupt objects), by mesh.'),
+  };
+}
