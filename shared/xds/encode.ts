@@ -243,6 +243,11 @@ function toProto3Json(type: protobuf.Type, value: ProtoObject): unknown {
   const name = fullName(type);
   if (WRAPPERS.has(name)) return value.value ?? (name === 'google.protobuf.BoolValue' ? false : name === 'google.protobuf.StringValue' ? '' : 0);
   if (name === 'google.protobuf.Duration') return durationJson(value);
+  if (name === 'google.protobuf.Struct') {
+    const fields = (value.fields ?? {}) as Record<string, ProtoObject>;
+    return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, structValueJson(v)]));
+  }
+  if (name === 'google.protobuf.Value') return structValueJson(value);
   if (name === 'google.protobuf.Timestamp') {
     return new Date(Number(value.seconds ?? 0) * 1000 + Number(value.nanos ?? 0) / 1e6).toISOString();
   }
@@ -269,6 +274,16 @@ function toProto3Json(type: protobuf.Type, value: ProtoObject): unknown {
   return out;
 }
 
+/** A google.protobuf.Value (object form, camelCase members) as the plain JSON value it stands for. */
+function structValueJson(value: ProtoObject): unknown {
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.numberValue !== undefined) return value.numberValue;
+  if (value.boolValue !== undefined) return value.boolValue;
+  if (value.structValue !== undefined) return toProto3Json(messageType('google.protobuf.Struct'), value.structValue as ProtoObject);
+  if (value.listValue !== undefined) return (((value.listValue as ProtoObject).values ?? []) as ProtoObject[]).map(structValueJson);
+  return null;
+}
+
 const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: String, bytes: String };
 
 /**
@@ -278,4 +293,53 @@ const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: Stri
 export function resourceToJson(typeUrl: string, bytes: Uint8Array): ProtoObject {
   const type = messageType(messageName(typeUrl));
   return toProto3Json(type, type.toObject(type.decode(bytes), OBJECT_OPTIONS) as ProtoObject) as ProtoObject;
+}
+
+/** A proto3 JSON Duration (`"1.5s"`) in object form. */
+function durationObject(path: string, text: unknown): ProtoObject {
+  const match = typeof text === 'string' ? /^(-)?(\d+)(?:\.(\d{1,9}))?s$/.exec(text) : null;
+  if (!match) fail(path, `must be a duration like "1.5s", got ${JSON.stringify(text)}`);
+  const sign = match[1] ? -1 : 1;
+  const nanos = Number((match[3] ?? '').padEnd(9, '0'));
+  return { seconds: sign * Number(match[2]), nanos: sign * nanos };
+}
+
+function camelToSnake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * Converts proto3 JSON of a message type (as Envoy reads it, and as resourceToJson writes it)
+ * to protobufjs object form: Durations from `"1s"`, bare wrapper values, `@type` Anys, lowerCamel
+ * or original field names. An unknown key is an error, never a silent drop.
+ */
+export function fromProto3Json(typeName: string, json: unknown, path = typeName): ProtoObject {
+  return messageFromJson(messageType(typeName), json, path) as ProtoObject;
+}
+
+function messageFromJson(type: protobuf.Type, json: unknown, path: string): unknown {
+  const name = fullName(type);
+  if (WRAPPERS.has(name)) return { value: json };
+  if (name === 'google.protobuf.Duration') return durationObject(path, json);
+  if (!isPlainObject(json)) fail(path, `must be a ${name} object, got ${JSON.stringify(json)}`);
+  if (name === 'google.protobuf.Any') {
+    const typeUrl = json['@type'];
+    if (typeof typeUrl !== 'string') fail(path, "an Any needs an '@type'");
+    const { '@type': _ignored, ...rest } = json;
+    return { '@type': typeUrl, ...(messageFromJson(envoyRoot().lookupType(messageName(typeUrl)), rest, `${path}<${messageName(typeUrl)}>`) as ProtoObject) };
+  }
+  const out: ProtoObject = {};
+  for (const [key, value] of Object.entries(json)) {
+    const field = type.fields[key] ?? type.fields[camelToSnake(key)];
+    if (!field) fail(`${path}.${key}`, `unknown field of ${name}`);
+    const convert = (v: unknown, at: string) => (field.resolvedType instanceof protobuf.Type ? messageFromJson(field.resolvedType, v, at) : v);
+    if (field.map && isPlainObject(value)) {
+      out[field.name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, convert(v, `${path}.${field.name}[${k}]`)]));
+    } else if (field.repeated && Array.isArray(value)) {
+      out[field.name] = value.map((v, i) => convert(v, `${path}.${field.name}[${i}]`));
+    } else {
+      out[field.name] = convert(value, `${path}.${field.name}`);
+    }
+  }
+  return out;
 }
