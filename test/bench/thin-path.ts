@@ -65,7 +65,6 @@ export async function run(): Promise<void> {
     inMemory: true,
     ports: { api: 0, lambda: 0, dynamodb: 0, s3: 0, relay: 0, relayAdmin: 0 },
     quiet: true,
-    handleSignals: false,
   });
   const [blue, green] = await Promise.all([startTestBackend('blue'), startTestBackend('green')]);
   const appmesh = new AppMeshClient({ endpoint: stack.endpoints.api, region: stack.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });

@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { createS3Client } from '../../shared/store/clients.js';
 import { SnapshotStore } from '../../shared/store/snapshots.js';
 import type { LogFields, Logger } from '../../relay/log.js';
-import { startRelay, type Relay } from '../../relay/server.js';
+import { startRelay, type Relay, type RelayOptions } from '../../relay/server.js';
 
 /** One log line the relay wrote. */
 export interface LogEntry extends LogFields {
@@ -71,10 +71,14 @@ export interface TestRelay {
   close(): Promise<void>;
 }
 
-export async function startTestRelay(options: { pollIntervalMs?: number } = {}): Promise<TestRelay> {
+/**
+ * Starts a relay on free ports (unless `port` says otherwise) over the stack's bucket, or over
+ * `store` (e.g. a faulty S3), with any other relay option.
+ */
+export async function startTestRelay(options: Partial<Omit<RelayOptions, 'logger'>> = {}): Promise<TestRelay> {
   const { s3, store, bucket } = stackBucket();
   const logs = new LogRecorder();
-  const relay = await startRelay({ store, host: '127.0.0.1', port: 0, adminPort: 0, pollIntervalMs: options.pollIntervalMs ?? 50, logger: logs });
+  const relay = await startRelay({ host: '127.0.0.1', port: 0, adminPort: 0, pollIntervalMs: 50, ...options, store: options.store ?? store, logger: logs });
   return {
     relay,
     store,

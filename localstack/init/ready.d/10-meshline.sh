@@ -1,0 +1,43 @@
+#!/bin/bash
+# LocalStack READY hook: creates Meshline's mesh table (with the stream that drives the compile
+# function) and its snapshot bucket, unless they exist. The table restates
+# shared/store/table.ts for awslocal; test/integration/local-stack.test.ts checks they agree.
+# `npm start` / `npm test` with MESHLINE_AWS_ENDPOINT set create both too (idempotently), so
+# this hook is what makes a bare `docker compose up` usable by other clients.
+set -euo pipefail
+
+# awslocal signs requests; LocalStack maps any key that is not a 12-digit account id to the
+# default account 000000000000, the same account the local stack's keys land in.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+
+TABLE="${MESHLINE_TABLE:-meshline-local}"
+BUCKET="${MESHLINE_BUCKET:-meshline-local}"
+
+if awslocal dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1; then
+  echo "meshline: table $TABLE exists"
+else
+  awslocal dynamodb create-table \
+    --table-name "$TABLE" \
+    --billing-mode PAY_PER_REQUEST \
+    --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
+    --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
+    --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES \
+    >/dev/null
+  awslocal dynamodb wait table-exists --table-name "$TABLE"
+  echo "meshline: created table $TABLE"
+fi
+
+if awslocal s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
+  echo "meshline: bucket $BUCKET exists"
+else
+  # us-east-1 takes no LocationConstraint; other regions need one.
+  if [ "$AWS_DEFAULT_REGION" = us-east-1 ]; then
+    awslocal s3api create-bucket --bucket "$BUCKET" >/dev/null
+  else
+    awslocal s3api create-bucket --bucket "$BUCKET" \
+      --create-bucket-configuration "LocationConstraint=$AWS_DEFAULT_REGION" >/dev/null
+  fi
+  echo "meshline: created bucket $BUCKET"
+fi

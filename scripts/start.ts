@@ -1,0 +1,67 @@
+/**
+ * `npm start`: runs Meshline locally (API, compile function, relay and the emulators behind
+ * them) until Ctrl-C. Data persists under .meshline/; `npm start -- --in-memory` keeps nothing.
+ * Ports and a LocalStack endpoint come from the environment (see scripts/local-stack).
+ */
+import { parseArgs } from 'node:util';
+import { startLocalStack, stackOptionsFromEnv, StackError } from './local-stack/index.js';
+
+const USAGE = `usage: npm start [-- --in-memory]
+  --in-memory   keep nothing: tables and objects live in a temporary directory removed on exit
+environment:
+  MESHLINE_{API,LAMBDA,DYNAMODB,S3,RELAY,RELAY_ADMIN}_PORT   ports (0 picks a free one)
+  MESHLINE_AWS_ENDPOINT=http://localhost:4566                 use LocalStack for DynamoDB and S3`;
+
+const startedAt = performance.now();
+
+function parseFlags(): { inMemory: boolean } {
+  try {
+    const { values } = parseArgs({
+      options: { 'in-memory': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return { inMemory: values['in-memory'] };
+  } catch (error) {
+    console.error(`meshline: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { inMemory } = parseFlags();
+// The AWS SDK warns that Node 20 support ends; we support Node 20 on purpose (ARCHITECTURE.md).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+try {
+  const stack = await startLocalStack({
+    ...stackOptionsFromEnv(process.env),
+    inMemory,
+    // Ctrl-C and SIGTERM stop every part and exit 0; a part that dies stops the rest, exit 1.
+    ownsProcess: true,
+  });
+  const { endpoints } = stack;
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  const lines = [
+    '',
+    `Meshline is running (${inMemory ? 'in memory' : 'data in .meshline/'}), ready in ${seconds} s:`,
+    `  App Mesh API        ${endpoints.api}`,
+    `  DynamoDB            ${endpoints.dynamodb}   table ${stack.tableName}`,
+    `  S3                  ${endpoints.s3}   bucket ${stack.bucketName}`,
+    endpoints.relayAds
+      ? `  relay ADS (gRPC)    ${endpoints.relayAds}`
+      : '  relay               not started (relay/main.ts is missing)',
+    ...(endpoints.relayAdmin ? [`  relay health        ${endpoints.relayAdmin}/readyz   metrics ${endpoints.relayAdmin}/metrics`] : []),
+    `  full log            ${stack.logFile}`,
+    '',
+    `Try: aws appmesh --endpoint-url ${endpoints.api} list-meshes`,
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  console.log(lines.join('\n'));
+} catch (error) {
+  // A StackError says what to do in one line; anything else is a bug, so show where.
+  console.error(error instanceof StackError ? `meshline: ${error.message}` : error);
+  process.exit(1);
+}
