@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ProtoObject } from '../xds/encode.js';
-import { RESOURCE_TYPE_URLS, type ResourceTypeUrl } from '../xds/type-urls.js';
+import { RESOURCE_TYPE_URLS, SHORT_NAMES, type ResourceTypeUrl } from '../xds/type-urls.js';
 
 /** A mesh (or one proxy of it) that cannot be compiled, and why. */
 export class CompileError extends Error {
@@ -29,8 +29,34 @@ export function emptyResources(): ProxyResources {
 export function addResource(out: ProxyResources, typeUrl: ResourceTypeUrl, name: string, resource: ProtoObject, options: { onlyByName?: boolean } = {}): void {
   const existing = out[typeUrl].get(name);
   if (existing) {
-    if (!isDeepStrictEqual(existing.resource, resource)) throw new CompileError(`two different ${typeUrl} resources named ${name}`);
+    // Shared derivations hand out the same object, so identity settles most cases cheaply.
+    if (existing.resource !== resource && !isDeepStrictEqual(existing.resource, resource)) {
+      throw new CompileError(`two different ${SHORT_NAMES[typeUrl].replace(/s$/, '')} resources named ${name}: two parts of the mesh need it configured differently`);
+    }
     return;
   }
   out[typeUrl].set(name, { name, resource, ...(options.onlyByName ? { onlyByName: true } : {}) });
+}
+
+/** Adds every resource of `from` to `out` (see {@link addResource}). */
+export function mergeResources(out: ProxyResources, from: ProxyResources): void {
+  for (const typeUrl of RESOURCE_TYPE_URLS) {
+    for (const r of from[typeUrl].values()) addResource(out, typeUrl, r.name, r.resource, r.onlyByName ? { onlyByName: true } : {});
+  }
+}
+
+/**
+ * A derivation of the mesh state shared by every proxy of one compile: built once (with the
+ * resources it needs, such as clusters, gathered aside), then handed out with those resources
+ * added to each proxy that asks. A failure is not remembered: it is raised again each time.
+ */
+export function shared<T>(memo: Map<string, unknown>, key: string, out: ProxyResources, build: (out: ProxyResources) => T): T {
+  let entry = memo.get(key) as { value: T; added: ProxyResources } | undefined;
+  if (!entry) {
+    const added = emptyResources();
+    entry = { value: build(added), added };
+    memo.set(key, entry);
+  }
+  mergeResources(out, entry.added);
+  return entry.value;
 }

@@ -62,13 +62,14 @@ export function contentVersion(bytes: Uint8Array | string): string {
 /** Builds a snapshot from encoded resources, sorting each type by name so equal input gives equal bytes. */
 export function buildSnapshot(
   proxy: string,
-  encoded: Partial<Record<ResourceTypeUrl, { name: string; value: Uint8Array; onlyByName?: boolean }[]>>,
+  encoded: Partial<Record<ResourceTypeUrl, { name: string; value: Uint8Array; onlyByName?: boolean; version?: string }[]>>,
 ): Snapshot {
   const resources = {} as Record<ResourceTypeUrl, SnapshotResource[]>;
   for (const typeUrl of RESOURCE_TYPE_URLS) {
+    // A caller that encodes one resource for many snapshots may pass its version along.
     resources[typeUrl] = [...(encoded[typeUrl] ?? [])]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      .map(({ name, value, onlyByName }) => ({ name, value, version: contentVersion(value), ...(onlyByName ? { onlyByName } : {}) }));
+      .map(({ name, value, onlyByName, version }) => ({ name, value, version: version ?? contentVersion(value), ...(onlyByName ? { onlyByName } : {}) }));
   }
   const version = contentVersion(
     RESOURCE_TYPE_URLS.map((t) => resources[t].map((r) => `${t}|${r.name}|${r.version}|${r.onlyByName ? 'named' : ''}`).join('\n')).join('\n'),

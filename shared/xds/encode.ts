@@ -38,16 +38,28 @@ function isPlainObject(value: unknown): value is ProtoObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+
 function fullName(type: protobuf.ReflectionObject): string {
-  return type.fullName.replace(/^\./, '');
+  let name = fullNames.get(type);
+  if (name === undefined) {
+    name = type.fullName.replace(/^\./, '');
+    fullNames.set(type, name);
+  }
+  return name;
 }
+
+const fieldRules = new WeakMap<protobuf.Field, Map<string, unknown>>();
 
 /** The `(validate.rules).*` options of a field, keyed without that prefix. */
 function validateRules(field: protobuf.Field): Map<string, unknown> {
+  const cached = fieldRules.get(field);
+  if (cached) return cached;
   const rules = new Map<string, unknown>();
   for (const [key, value] of Object.entries(field.options ?? {})) {
     if (key.startsWith('(validate.rules).')) rules.set(key.slice('(validate.rules).'.length), value);
   }
+  fieldRules.set(field, rules);
   return rules;
 }
 
@@ -198,27 +210,47 @@ function checkMessage(path: string, type: protobuf.Type, value: unknown): void {
       checkValue(`${path}.${key}`, field, fieldValue);
     }
   }
-  for (const oneof of type.oneofsArray) {
-    const set = oneof.fieldsArray.filter((f) => value[f.name] !== undefined).map((f) => f.name);
+  const { oneofs, ruled } = shapeOf(type);
+  for (const oneof of oneofs) {
+    const set = oneof.fields.filter((name) => value[name] !== undefined);
     if (set.length > 1) fail(path, `only one of ${oneof.name} may be set, got ${set.join(' and ')}`);
-    if (set.length === 0 && oneof.options?.['(validate.required)'] === true) {
-      fail(path, `one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} is required`);
-    }
+    if (set.length === 0 && oneof.required) fail(path, `one of ${oneof.fields.join(', ')} is required`);
   }
-  for (const field of type.fieldsArray) {
+  for (const field of ruled) {
     // A oneof member's rules apply only when it is the member that is set.
     if (field.partOf && value[field.name] === undefined) continue;
     checkRules(`${path}.${field.name}`, field, value[field.name], value[field.name] !== undefined);
   }
 }
 
+/** What checkMessage needs of a type besides its fields, worked out once per type. */
+interface TypeShape {
+  oneofs: { name: string; fields: string[]; required: boolean }[];
+  /** The fields that carry validation rules (the others need no check when absent). */
+  ruled: protobuf.Field[];
+}
+
+const shapes = new WeakMap<protobuf.Type, TypeShape>();
+
+function shapeOf(type: protobuf.Type): TypeShape {
+  let shape = shapes.get(type);
+  if (!shape) {
+    shape = {
+      oneofs: type.oneofsArray.map((o) => ({ name: o.name, fields: o.fieldsArray.map((f) => f.name), required: o.options?.['(validate.required)'] === true })),
+      ruled: type.fieldsArray.filter((f) => validateRules(f).size > 0),
+    };
+    shapes.set(type, shape);
+  }
+  return shape;
+}
+
 /**
  * Validates a resource against its Envoy message type and encodes it to protobuf bytes.
  * Throws {@link ResourceValidationError} naming the path of the first bad field.
  */
-export function encodeMessage(typeName: string, object: ProtoObject): Uint8Array {
+export function encodeMessage(typeName: string, object: ProtoObject, path: string = typeName): Uint8Array {
   const type = messageType(typeName);
-  checkMessage(typeName, type, object);
+  checkMessage(path, type, object);
   return type.encode(type.fromObject(object)).finish();
 }
 
@@ -291,7 +323,12 @@ const OBJECT_OPTIONS: protobuf.IConversionOptions = { longs: String, enums: Stri
  * `"1s"`, wrappers unwrapped, `@type` on every Any): the human-readable twin of a snapshot.
  */
 export function resourceToJson(typeUrl: string, bytes: Uint8Array): ProtoObject {
-  const type = messageType(messageName(typeUrl));
+  return messageToJson(messageName(typeUrl), bytes);
+}
+
+/** Decodes bytes of a message type (by full name) to proto3 JSON, see {@link resourceToJson}. */
+export function messageToJson(typeName: string, bytes: Uint8Array): ProtoObject {
+  const type = messageType(typeName);
   return toProto3Json(type, type.toObject(type.decode(bytes), OBJECT_OPTIONS) as ProtoObject) as ProtoObject;
 }
 

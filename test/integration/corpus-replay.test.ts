@@ -32,7 +32,7 @@ async function untilPublished(mesh: string, expected: Map<string, string>, deadl
 
 describe('the App Mesh example corpus', () => {
   for (const scenario of corpusScenarios()) {
-    it(`replays ${scenario.name} through the API, and every virtual node compiles to configuration Envoy's protos accept`, async () => {
+    it(`replays ${scenario.name} through the API, and every virtual node and virtual gateway compiles to configuration Envoy's protos accept`, async () => {
       for (const step of scenario.steps) {
         const name = operationName(step.operation);
         const command = (AppMesh as unknown as Record<string, Command>)[`${name}Command`];
@@ -53,7 +53,8 @@ describe('the App Mesh example corpus', () => {
             for (const resource of outcome.snapshot.resources[typeUrl]) expect(() => resourceToJson(typeUrl, resource.value)).not.toThrow();
           }
         }
-        expect(expected.size).toBe(state.virtualNodes.size);
+        expect(expected.size).toBe(state.virtualNodes.size + state.virtualGateways.size);
+        for (const name of state.virtualGateways.keys()) expect(expected.has(`virtualGateway/${name}`)).toBe(true);
         // The stream-triggered compile publishes the same bytes the pure compiler gives here.
         await untilPublished(mesh, new Map([...expected].sort(([a], [b]) => (a < b ? -1 : 1))));
       }

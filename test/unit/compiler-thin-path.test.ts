@@ -53,10 +53,12 @@ describe('compiling the thin path', () => {
     if (!frontend || 'error' in frontend) throw new Error(`frontend did not compile: ${JSON.stringify(frontend)}`);
     const names = (type: string) => frontend.snapshot.resources[type as typeof LISTENER].map((r) => r.name);
     expect(names(LISTENER)).toEqual(['backend.demo.local', 'backend.demo.local:9090', 'lds_egress_0.0.0.0_15001', 'lds_ingress_0.0.0.0_15000']);
-    expect(names(ROUTE)).toEqual(['rds_egress_http_9090', 'rds_ingress_http_8080']);
+    expect(names(ROUTE)).toEqual(['backend.demo.local:9090', 'rds_egress_http_9090', 'rds_ingress_http_8080']);
     expect(names(CLUSTER)).toEqual([
       'cds_egress_demo_backend-v1_grpc_9090',
       'cds_egress_demo_backend-v2_grpc_9090',
+      // backend-v2 is STRICT_DNS, which gRPC clients cannot take: they get a LOGICAL_DNS twin.
+      'cds_egress_demo_backend-v2_grpc_9090_grpc',
       'cds_ingress_demo_frontend_http_8080',
     ]);
     expect(names(ENDPOINT)).toEqual(['cds_egress_demo_backend-v1_grpc_9090']);
@@ -91,7 +93,7 @@ describe('compiling the thin path', () => {
     );
     broken.push(resource('virtualNode', 'other', { listeners: [{ portMapping: { port: 7001, protocol: 'http' } }], serviceDiscovery: { dns: { hostname: '10.0.0.9' } } }));
     const output = compileMesh(indexMesh(broken)!);
-    expect(output.get('virtualNode/frontend')).toEqual({ error: 'virtual node backend-v2 has no listener on port 9090' });
+    expect(output.get('virtualNode/frontend')).toEqual({ error: 'route split of virtual router backend: virtual node backend-v2 has no listener on port 9090' });
     expect('error' in (output.get('virtualNode/other') ?? { error: '' })).toBe(false);
   });
 });
