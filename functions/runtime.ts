@@ -2,6 +2,7 @@ import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../sha
 import { MeshRepository } from '../shared/store/repository.js';
 import { SnapshotStore } from '../shared/store/snapshots.js';
 import type { AccountSettings } from '../shared/mesh/kinds.js';
+import { DEFAULT_QUOTAS, quotaSettingName, type Quotas } from '../shared/mesh/quotas.js';
 
 /**
  * Everything a Lambda container needs, built once from its environment (serverless.yml sets
@@ -11,6 +12,7 @@ export interface Runtime {
   repository: MeshRepository;
   snapshots: SnapshotStore;
   account: AccountSettings;
+  quotas: Quotas;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -19,6 +21,24 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
+/**
+ * The quotas: DEFAULT_QUOTAS, each overridden by its `MESHLINE_QUOTA_*` variable when set
+ * (`MESHLINE_QUOTA_VIRTUAL_NODES_PER_MESH=5000`). A value that is not a positive integer stops
+ * the container at start, rather than leaving a quota silently at its default.
+ */
+export function quotasFromEnv(env: NodeJS.ProcessEnv): Quotas {
+  const quotas: Quotas = { ...DEFAULT_QUOTAS };
+  for (const quota of Object.keys(DEFAULT_QUOTAS) as (keyof Quotas)[]) {
+    const name = quotaSettingName(quota);
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (!/^[1-9]\d{0,8}$/.test(value.trim())) throw new Error(`${name} must be a positive integer, got: ${JSON.stringify(value)}`);
+    quotas[quota] = Number(value.trim());
+  }
+  return quotas;
+}
+
+/** Builds the runtime from the environment; called once per container by each handler module. */
 export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
   const settings = awsSettingsFromEnv(env);
   return {
@@ -29,5 +49,6 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
       region: settings.region,
       accountId: env.MESHLINE_ACCOUNT_ID ?? '111122223333',
     },
+    quotas: quotasFromEnv(env),
   };
 }

@@ -3,6 +3,18 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { MeshlineError } from '../../shared/errors.js';
 
 /**
+ * No App Mesh operation has this method and path. This is the protocol's answer, not an error
+ * of the App Mesh model: AWS's service frontend answers a request no operation claims with
+ * `UnknownOperationException` and HTTP 404, whether the path is unknown or only the method is
+ * wrong. It lives here, with the HTTP layer, rather than among the domain errors.
+ */
+export class UnknownOperationError extends MeshlineError {
+  override name = 'UnknownOperationError';
+  readonly code = 'UnknownOperationException';
+  readonly statusCode = 404;
+}
+
+/**
  * The one place errors become HTTP: App Mesh's wire format, which the SDKs parse into their
  * typed exceptions (error code in `x-amzn-ErrorType`, message in the body). Anything that is
  * not a MeshlineError is logged and answered as a generic 500 that leaks nothing.

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { BadRequestError, NotFoundError } from '../../shared/errors.js';
+import { BadRequestError } from '../../shared/errors.js';
 import { OPERATIONS, type OperationName, type OperationSpec } from '../../shared/model/shapes.js';
 import { parseOperationInput } from '../../shared/model/validate.js';
+import { UnknownOperationError } from './errors.js';
 
 /** One compiled route of the App Mesh REST surface. */
 interface Route {
@@ -30,8 +31,12 @@ function decodeLabel(name: string, raw: string): string {
 }
 
 function readBody(event: APIGatewayProxyEventV2): Record<string, unknown> {
-  if (event.body === undefined || event.body === null || event.body === '') return {};
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const raw: unknown = event.body;
+  if (raw === undefined || raw === null || raw === '') return {};
+  // API Gateway always sends the body as text; serverless-offline hands a falsy JSON body
+  // (`false`, `0`) over already parsed. Either way it must come out a JSON object.
+  if (typeof raw !== 'string') return jsonObject(raw);
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   if (text.trim() === '') return {};
   let parsed: unknown;
   try {
@@ -39,10 +44,41 @@ function readBody(event: APIGatewayProxyEventV2): Record<string, unknown> {
   } catch (error) {
     throw new BadRequestError(`The request body is not valid JSON: ${(error as Error).message}`);
   }
+  return jsonObject(parsed);
+}
+
+function jsonObject(parsed: unknown): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new BadRequestError('The request body must be a JSON object.');
   }
+  checkJsonValue(parsed);
   return parsed as Record<string, unknown>;
+}
+
+/** Deeper than any App Mesh input (a spec nests about a dozen levels). */
+const MAX_BODY_DEPTH = 64;
+
+/** A lone UTF-16 surrogate (a `\ud800` escape in JSON): not Unicode, and DynamoDB will not store it. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Checks a parsed body before validation walks it (recursively): JSON.parse accepts any depth,
+ * so a hostile body could otherwise exhaust the stack; and every string, keys included, must be
+ * well-formed Unicode. Iterative, so the check itself cannot overflow.
+ */
+function checkJsonValue(root: unknown): void {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value)) throw new BadRequestError('The request body holds a string that is not valid Unicode (a lone surrogate).');
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > MAX_BODY_DEPTH) throw new BadRequestError(`The request body nests deeper than ${MAX_BODY_DEPTH} levels.`);
+    const children = Array.isArray(value) ? value : Object.entries(value).flat();
+    for (const child of children) stack.push([child, depth + 1]);
+  }
 }
 
 /** A request matched to its operation, with its input parsed and validated against the model. */
@@ -76,6 +112,6 @@ export function routeRequest(event: APIGatewayProxyEventV2): RoutedRequest {
       input: parseOperationInput(route.operation, { labels, query, body }) as Record<string, unknown>,
     };
   }
-  if (pathMatched) throw new BadRequestError(`${method} is not an App Mesh operation on ${path}.`);
-  throw new NotFoundError(`No App Mesh operation at ${method} ${path}.`);
+  if (pathMatched) throw new UnknownOperationError(`${method} is not an App Mesh operation on ${path}.`);
+  throw new UnknownOperationError(`No App Mesh operation at ${method} ${path}.`);
 }

@@ -1,4 +1,4 @@
-import { BadRequestError, ConflictError, NotFoundError, TooManyTagsError } from '../errors.js';
+import { BadRequestError, ConflictError, NotFoundError, TooManyRequestsError, TooManyTagsError } from '../errors.js';
 import type { StoredResource, Tag } from '../store/repository.js';
 import { parseArn } from './kinds.js';
 import type { MeshDeps } from './resources.js';
@@ -29,8 +29,9 @@ async function changeTags(deps: MeshDeps, resourceArn: string, change: (tags: Ta
       await deps.repository.transact([deps.repository.updateTags(resource, tags, resource.tagsRevision ?? 0, () => raced)]);
       return {};
     } catch (error) {
-      if (error === raced && attempt < MAX_ATTEMPTS) continue;
-      throw error;
+      // Another tag change (or a delete) came in between: read again; a deleted resource is a NotFound then.
+      if (error !== raced) throw error;
+      if (attempt >= MAX_ATTEMPTS) throw new TooManyRequestsError(`The tags of ${resourceArn} are being changed by many requests at once; retry the request.`);
     }
   }
 }

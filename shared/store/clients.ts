@@ -32,7 +32,8 @@ export function createS3Client(settings: AwsSettings): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     // A response that stops mid-body must fail (and be retried), never hang a relay's watch.
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+    // Without throwOnRequestTimeout the SDK only logs a warning and keeps waiting forever.
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
     ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
     ...(settings.s3Credentials ? { credentials: settings.s3Credentials } : {}),
   });

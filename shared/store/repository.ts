@@ -1,6 +1,7 @@
 import {
   TransactionCanceledException,
   ConditionalCheckFailedException,
+  type AttributeValue,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -19,6 +20,13 @@ export interface Tag {
   value?: string | undefined;
 }
 
+/** A client token a resource was recently written with, and the hash of that request. */
+export interface RecentToken {
+  /** SHA-256 of the token: a token has no length bound in the model, so it is not stored as given. */
+  token: string;
+  request: string;
+}
+
 /** One App Mesh resource as stored: identity, spec, tags and App Mesh metadata. */
 export interface StoredResource extends ResourceKey {
   spec: unknown;
@@ -31,9 +39,8 @@ export interface StoredResource extends ResourceKey {
   lastUpdatedAt: number;
   meshOwner: string;
   resourceOwner: string;
-  /** Client token and request hash of the last create or update, for idempotent retries. */
-  clientToken?: string | undefined;
-  requestHash?: string | undefined;
+  /** The client tokens of the last creates and updates, oldest first, for idempotent retries. */
+  recentTokens?: RecentToken[] | undefined;
   /** How many resources reference this one (route targets, service providers, gateway route targets). */
   refCount?: number | undefined;
   /** How many resources this one holds (a mesh's resources, a router's routes, a gateway's routes). */
@@ -45,6 +52,12 @@ export interface StoredResource extends ResourceKey {
 /** A reference from one resource to another, held as a counter on the referenced item. */
 export type Reference = ResourceKey;
 
+/**
+ * The scalar attributes of an item as it was when a transaction's condition failed on it
+ * (`version`, `refCount`, `childCount`, `virtualNodeCount`, ...); undefined when there was no item.
+ */
+export type ItemState = Readonly<Record<string, string | number | undefined>>;
+
 /** The partition of a mesh: every entity of a mesh shares it, so one Query loads a whole mesh. */
 export function meshPartition(meshName: string): string {
   return `mesh#${meshName}`;
@@ -52,6 +65,9 @@ export function meshPartition(meshName: string): string {
 
 /** The partition that lists meshes (ListMeshes cannot Query across mesh partitions). */
 export const MESH_REGISTRY_PARTITION = 'meshes';
+
+/** The item that counts the account's meshes (the meshes-per-account quota); no mesh partition, so no compile. */
+const ACCOUNT_KEY = { [PARTITION_KEY]: 'account', [SORT_KEY]: 'counters' } as const;
 
 /**
  * The sort key of a resource inside its mesh's partition. Names are URI-encoded so a `#` in a
@@ -66,6 +82,28 @@ export function sortKey(key: Pick<ResourceKey, 'kind' | 'parentName' | 'name'>):
 /** The sort-key prefix of every resource of a kind (under one parent, for routes). */
 export function sortKeyPrefix(kind: Kind, parentName?: string): string {
   return KINDS[kind].parent ? `${kind}#${encodeURIComponent(parentName ?? '')}#` : `${kind}#`;
+}
+
+/** DynamoDB's key size limits, in UTF-8 bytes. */
+const MAX_PARTITION_KEY_BYTES = 2048;
+const MAX_SORT_KEY_BYTES = 1024;
+
+/**
+ * Whether a resource with this key can be stored at all. Names may be up to 255 characters, but
+ * URI-encoding multiplies non-ASCII characters, so a route named with 255 such characters under a
+ * router named the same way would exceed DynamoDB's 1,024-byte sort key; and a name holding a lone
+ * UTF-16 surrogate cannot be encoded. Such a resource cannot exist, so reads answer "not there".
+ */
+export function isStorableKey(key: ResourceKey): boolean {
+  try {
+    const sortKeys = [sortKey(key), ...(key.kind === 'mesh' ? [registrySortKey(key.meshName)] : [])];
+    return (
+      Buffer.byteLength(meshPartition(key.meshName)) <= MAX_PARTITION_KEY_BYTES &&
+      sortKeys.every((sk) => Buffer.byteLength(sk) <= MAX_SORT_KEY_BYTES)
+    );
+  } catch {
+    return false; // encodeURIComponent throws URIError on a lone surrogate
+  }
 }
 
 function itemKey(key: ResourceKey): Record<string, string> {
@@ -86,10 +124,29 @@ function fromItem(item: Record<string, unknown>): StoredResource {
   return { ...(rest as Omit<StoredResource, 'spec'>), spec: JSON.parse(String(spec)) as unknown };
 }
 
+/** The scalar attributes of a raw (marshalled) item, which is what a cancellation reason carries. */
+function itemState(item: Record<string, AttributeValue> | undefined): ItemState | undefined {
+  if (!item) return undefined;
+  const state: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (value.N !== undefined) state[name] = Number(value.N);
+    else if (value.S !== undefined) state[name] = value.S;
+  }
+  return state;
+}
+
 /** One write of a transaction, with the domain error to raise when its condition fails. */
 export interface TransactionPart {
   write: TransactWriteItem;
-  onConditionFailed: () => MeshlineError;
+  /** Gets the item as it was when the condition failed (undefined: there was none). */
+  onConditionFailed: (current: ItemState | undefined) => MeshlineError;
+}
+
+/** A counter to move on an item, and the most it may reach (a quota) if any. */
+export interface CounterChange {
+  counter: string;
+  delta: number;
+  max?: number | undefined;
 }
 
 /** A page of a listing: items and the sort key to continue after, if any. */
@@ -100,10 +157,19 @@ export interface Page {
 
 const MAX_TRANSACTION_ATTEMPTS = 8;
 
+/** DynamoDB's answers to a caller that goes too fast; the SDK has already retried them. */
+const THROTTLING = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']);
+const THROTTLING_REASONS = new Set(['ProvisionedThroughputExceeded', 'ThrottlingError', 'RequestLimitExceeded']);
+
+/** The attribute of a mesh item that counts the mesh's resources of one kind (`virtualNodeCount`). */
+export function kindCounter(kind: Kind): string {
+  return `${kind}Count`;
+}
+
 /**
  * The DynamoDB repository of mesh entities. Every write is one transaction whose conditions
- * enforce App Mesh's rules (uniqueness, versions, references, non-empty parents), so no race
- * between two writers can break them. SDK errors become domain errors here, at the edge.
+ * enforce App Mesh's rules (uniqueness, versions, references, non-empty parents, quotas), so no
+ * race between two writers can break them. SDK errors become domain errors here, at the edge.
  */
 export class MeshRepository {
   constructor(
@@ -112,7 +178,8 @@ export class MeshRepository {
   ) {}
 
   async get(key: ResourceKey): Promise<StoredResource | undefined> {
-    const result = await this.db.send(new GetCommand({ TableName: this.table, Key: itemKey(key), ConsistentRead: true }));
+    if (!isStorableKey(key)) return undefined;
+    const result = await this.send(() => this.db.send(new GetCommand({ TableName: this.table, Key: itemKey(key), ConsistentRead: true })));
     return result.Item ? fromItem(result.Item) : undefined;
   }
 
@@ -121,15 +188,17 @@ export class MeshRepository {
     const items: StoredResource[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-          ExpressionAttributeValues: { ':pk': meshPartition(meshName) },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
+      const result = await this.send(() =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+            ExpressionAttributeValues: { ':pk': meshPartition(meshName) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
       );
       for (const item of result.Items ?? []) items.push(fromItem(item));
       start = result.LastEvaluatedKey;
@@ -142,7 +211,11 @@ export class MeshRepository {
     return this.queryPage(MESH_REGISTRY_PARTITION, '', limit, afterSortKey);
   }
 
-  /** A page of one kind of resource of a mesh (of one parent, for routes), in name order. */
+  /**
+   * A page of one kind of resource of a mesh (of one parent, for routes), in name order.
+   * `afterSortKey` must lie under the listing's prefix (DynamoDB rejects a start key outside
+   * the key condition): callers check it with `sortKeyPrefix`.
+   */
   async list(meshName: string, kind: Kind, parentName: string | undefined, limit: number, afterSortKey?: string): Promise<Page> {
     return this.queryPage(meshPartition(meshName), sortKeyPrefix(kind, parentName), limit, afterSortKey);
   }
@@ -154,16 +227,18 @@ export class MeshRepository {
       : undefined;
     // Ask for one more than the page so we know whether another page follows.
     while (items.length <= limit) {
-      const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: prefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, ...(prefix ? { '#sk': SORT_KEY } : {}) },
-          ExpressionAttributeValues: { ':pk': partition, ...(prefix ? { ':prefix': prefix } : {}) },
-          ConsistentRead: true,
-          Limit: limit + 1 - items.length,
-          ExclusiveStartKey: start,
-        }),
+      const result = await this.send(() =>
+        this.db.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: prefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': PARTITION_KEY, ...(prefix ? { '#sk': SORT_KEY } : {}) },
+            ExpressionAttributeValues: { ':pk': partition, ...(prefix ? { ':prefix': prefix } : {}) },
+            ConsistentRead: true,
+            Limit: limit + 1 - items.length,
+            ExclusiveStartKey: start,
+          }),
+        ),
       );
       for (const item of result.Items ?? []) items.push(fromItem(item));
       start = result.LastEvaluatedKey;
@@ -175,9 +250,10 @@ export class MeshRepository {
   }
 
   /**
-   * Runs one transaction. A failed condition becomes the domain error of its part; a conflict
-   * with another transaction on the same items is retried with backoff, then answered as
-   * TooManyRequests (the caller may retry, nothing was written).
+   * Runs one transaction. A failed condition becomes the domain error of its part, given the
+   * item as it was; a conflict with another transaction on the same items is retried with
+   * backoff, then answered as TooManyRequests (the caller may retry: nothing was written).
+   * Any other cancellation (a validation error) is an internal error and is rethrown as is.
    */
   async transact(parts: TransactionPart[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
@@ -188,23 +264,41 @@ export class MeshRepository {
         if (error instanceof TransactionCanceledException) {
           const reasons = error.CancellationReasons ?? [];
           const failed = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
-          if (failed >= 0) throw (parts[failed] as TransactionPart).onConditionFailed();
-          if (reasons.some((r) => r.Code === 'TransactionConflict') && attempt < MAX_TRANSACTION_ATTEMPTS) {
-            await backoff(attempt);
-            continue;
+          if (failed >= 0) throw (parts[failed] as TransactionPart).onConditionFailed(itemState(reasons[failed]?.Item));
+          if (reasons.some((r) => r.Code === 'TransactionConflict')) {
+            // Logged so a hot item shows in the logs (and the API benchmark can count it).
+            console.warn(JSON.stringify({ level: 'warn', msg: 'transaction conflict', attempt }));
+            if (attempt < MAX_TRANSACTION_ATTEMPTS) {
+              await backoff(attempt);
+              continue;
+            }
+            throw new TooManyRequestsError('The resource is being changed by other requests; retry the request.');
           }
-          throw new TooManyRequestsError('The resource is being changed by another request; retry the request.');
+          if (reasons.some((r) => THROTTLING_REASONS.has(r.Code ?? ''))) throw throttled();
+          throw error;
         }
-        if (error instanceof ConditionalCheckFailedException) throw parts[0]?.onConditionFailed() ?? error;
+        if (error instanceof ConditionalCheckFailedException) throw parts[0]?.onConditionFailed(undefined) ?? error;
+        if (THROTTLING.has((error as Error).name)) throw throttled();
         throw error;
       }
     }
   }
 
-  // The builders below return transaction parts; each explains its condition.
+  /** Sends a read, turning DynamoDB's throttling (after the SDK's own retries) into TooManyRequests. */
+  private async send<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      if (THROTTLING.has((error as Error).name)) throw throttled();
+      throw error;
+    }
+  }
+
+  // The builders below return transaction parts; each explains its condition. Every part asks
+  // for the item as it was when its condition fails, so the use case can tell why.
 
   /** Put a new resource: fails if one with that key exists. */
-  putNew(resource: StoredResource, onExists: () => MeshlineError): TransactionPart {
+  putNew(resource: StoredResource, onExists: (current: ItemState | undefined) => MeshlineError): TransactionPart {
     return {
       write: {
         Put: {
@@ -213,6 +307,7 @@ export class MeshRepository {
           // Only when no item has this key: names are unique per kind (and parent) in a mesh.
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: onExists,
@@ -223,31 +318,29 @@ export class MeshRepository {
    * Update a resource's spec and App Mesh metadata only: counters and tags are kept as stored,
    * since other transactions move them without touching the version.
    */
-  updateSpec(resource: StoredResource, expectedVersion: number, onChanged: () => MeshlineError): TransactionPart {
+  updateSpec(resource: StoredResource, expectedVersion: number, onChanged: (current: ItemState | undefined) => MeshlineError): TransactionPart {
     return {
       write: {
         Update: {
           TableName: this.table,
           Key: itemKey(resource),
-          UpdateExpression:
-            'SET #spec = :spec, #version = :version, #updated = :updated, #token = :token, #hash = :hash',
+          UpdateExpression: 'SET #spec = :spec, #version = :version, #updated = :updated, #tokens = :tokens',
           // Optimistic concurrency: no update is lost and a version never repeats.
           ConditionExpression: '#version = :expected',
           ExpressionAttributeNames: {
             '#spec': 'spec',
             '#version': 'version',
             '#updated': 'lastUpdatedAt',
-            '#token': 'clientToken',
-            '#hash': 'requestHash',
+            '#tokens': 'recentTokens',
           },
           ExpressionAttributeValues: {
             ':spec': JSON.stringify(resource.spec),
             ':version': resource.version,
             ':updated': resource.lastUpdatedAt,
-            ':token': resource.clientToken ?? '',
-            ':hash': resource.requestHash ?? '',
+            ':tokens': resource.recentTokens ?? [],
             ':expected': expectedVersion,
           },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: onChanged,
@@ -258,7 +351,7 @@ export class MeshRepository {
    * Replace a resource's tags: fails unless the tags are still those the change was based on
    * (tags do not move the App Mesh version, so they carry their own revision).
    */
-  updateTags(key: ResourceKey, tags: Tag[], expectedRevision: number, onChanged: () => MeshlineError): TransactionPart {
+  updateTags(key: ResourceKey, tags: Tag[], expectedRevision: number, onChanged: (current: ItemState | undefined) => MeshlineError): TransactionPart {
     return {
       write: {
         Update: {
@@ -269,6 +362,7 @@ export class MeshRepository {
           ConditionExpression: 'attribute_exists(#pk) AND (#revision = :expected OR (attribute_not_exists(#revision) AND :expected = :zero))',
           ExpressionAttributeNames: { '#tags': 'tags', '#revision': 'tagsRevision', '#pk': PARTITION_KEY },
           ExpressionAttributeValues: { ':tags': tags, ':next': expectedRevision + 1, ':expected': expectedRevision, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: onChanged,
@@ -276,7 +370,7 @@ export class MeshRepository {
   }
 
   /** Delete a resource: fails if it changed since it was read, or if anything references or lives in it. */
-  deleteIdle(key: ResourceKey, expectedVersion: number, onBlocked: () => MeshlineError): TransactionPart {
+  deleteIdle(key: ResourceKey, expectedVersion: number, onBlocked: (current: ItemState | undefined) => MeshlineError): TransactionPart {
     return {
       write: {
         Delete: {
@@ -287,6 +381,7 @@ export class MeshRepository {
             '#version = :expected AND (attribute_not_exists(#refs) OR #refs = :zero) AND (attribute_not_exists(#children) OR #children = :zero)',
           ExpressionAttributeNames: { '#version': 'version', '#refs': 'refCount', '#children': 'childCount' },
           ExpressionAttributeValues: { ':expected': expectedVersion, ':zero': 0 },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: onBlocked,
@@ -294,38 +389,87 @@ export class MeshRepository {
   }
 
   /**
-   * Add `delta` to a counter (`refCount` or `childCount`) of an existing resource: fails if the
-   * resource does not exist, so a reference or a child can never dangle.
+   * Move counters (`refCount`, `childCount`, `virtualNodeCount`, ...) of an existing resource:
+   * fails if the resource does not exist, so a reference or a child can never dangle, or if a
+   * counter with a `max` would pass it, so a quota holds however many creates race.
    */
-  adjustCounter(key: ResourceKey, counter: 'refCount' | 'childCount', delta: number, onMissing: () => MeshlineError): TransactionPart {
+  adjustCounters(key: ResourceKey, changes: CounterChange[], onFailed: (current: ItemState | undefined) => MeshlineError): TransactionPart {
+    const names: Record<string, string> = { '#pk': PARTITION_KEY };
+    const values: Record<string, number> = { ':zero': 0 };
+    const sets: string[] = [];
+    // The resource (or parent) must exist in the same transaction as the write.
+    const conditions = ['attribute_exists(#pk)'];
+    changes.forEach(({ counter, delta, max }, i) => {
+      names[`#c${i}`] = counter;
+      values[`:d${i}`] = delta;
+      sets.push(`#c${i} = if_not_exists(#c${i}, :zero) + :d${i}`);
+      if (max !== undefined) {
+        // After the change the counter may be at most `max`.
+        values[`:m${i}`] = max - delta;
+        conditions.push(`(attribute_not_exists(#c${i}) OR #c${i} <= :m${i})`);
+      }
+    });
     return {
       write: {
         Update: {
           TableName: this.table,
           Key: itemKey(key),
-          UpdateExpression: 'SET #counter = if_not_exists(#counter, :zero) + :delta',
-          // The referenced resource (or parent) must exist in the same transaction as the write.
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: { '#counter': counter, '#pk': PARTITION_KEY },
-          ExpressionAttributeValues: { ':delta': delta, ':zero': 0 },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       } as unknown as TransactWriteItem,
-      onConditionFailed: onMissing,
+      onConditionFailed: onFailed,
+    };
+  }
+
+  /**
+   * Move the account's mesh count (the item is created on first use). With a `max`, fails if the
+   * count would pass it: the meshes-per-account quota, race-free.
+   */
+  adjustMeshCount(delta: number, max: number | undefined, onFailed: (current: ItemState | undefined) => MeshlineError): TransactionPart {
+    return {
+      write: {
+        Update: {
+          TableName: this.table,
+          Key: ACCOUNT_KEY,
+          UpdateExpression: 'SET #count = if_not_exists(#count, :zero) + :delta',
+          ...(max !== undefined
+            ? { ConditionExpression: 'attribute_not_exists(#count) OR #count <= :max' }
+            : {}),
+          ExpressionAttributeNames: { '#count': 'meshCount' },
+          ExpressionAttributeValues: { ':delta': delta, ':zero': 0, ...(max !== undefined ? { ':max': max - delta } : {}) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      } as unknown as TransactWriteItem,
+      onConditionFailed: onFailed,
     };
   }
 
   /** Write the mesh's entry in the registry partition that ListMeshes reads. */
   putRegistryEntry(mesh: StoredResource): TransactionPart {
+    // A copy of what a MeshRef shows, and nothing else: counters and tokens live on the mesh's own item.
+    const entry: StoredResource = {
+      kind: 'mesh',
+      meshName: mesh.meshName,
+      name: mesh.meshName,
+      spec: mesh.spec,
+      tags: [],
+      arn: mesh.arn,
+      uid: mesh.uid,
+      version: mesh.version,
+      createdAt: mesh.createdAt,
+      lastUpdatedAt: mesh.lastUpdatedAt,
+      meshOwner: mesh.meshOwner,
+      resourceOwner: mesh.resourceOwner,
+    };
     return {
       write: {
         Put: {
           TableName: this.table,
-          // A copy for listing only: the counters live on the mesh's own item.
-          Item: {
-            ...toItem({ ...mesh, refCount: undefined, childCount: undefined }),
-            [PARTITION_KEY]: MESH_REGISTRY_PARTITION,
-            [SORT_KEY]: registrySortKey(mesh.meshName),
-          },
+          Item: { ...toItem(entry), [PARTITION_KEY]: MESH_REGISTRY_PARTITION, [SORT_KEY]: registrySortKey(mesh.meshName) },
         },
       } as unknown as TransactWriteItem,
       onConditionFailed: () => new TooManyRequestsError('mesh registry write failed; retry the request.'),
@@ -351,6 +495,10 @@ function registrySortKey(meshName: string): string {
 
 function sortKeyOf(resource: StoredResource): string {
   return resource.kind === 'mesh' ? registrySortKey(resource.meshName) : sortKey(resource);
+}
+
+function throttled(): TooManyRequestsError {
+  return new TooManyRequestsError('The table is throttling requests; retry the request.');
 }
 
 function backoff(attempt: number): Promise<void> {

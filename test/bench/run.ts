@@ -4,6 +4,9 @@
  */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   'thin-path': async () => (await import('./thin-path.js')).run(),
+  api: async () => (await import('./api.js')).run(),
+  relay: async () => (await import('./relay.js')).run(),
+  compile: async () => (await import('./compile.js')).run(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
