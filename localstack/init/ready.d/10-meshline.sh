@@ -1,7 +1,9 @@
 #!/bin/bash
 # LocalStack READY hook: creates Meshline's mesh table (with the stream that drives the compile
-# function) and its snapshot bucket, unless they exist. The table restates
-# shared/store/table.ts for awslocal; test/integration/local-stack.test.ts checks they agree.
+# function), the relays' sync status table (no stream, TTL on expiresAt) and the snapshot bucket,
+# unless they exist. The tables restate shared/store/table.ts and shared/store/sync-status.ts
+# for awslocal; test/integration/local-stack.test.ts and test/unit/deploy-template.test.ts check
+# they agree.
 # `npm start` / `npm test` with MESHLINE_AWS_ENDPOINT set create both too (idempotently), so
 # this hook is what makes a bare `docker compose up` usable by other clients.
 set -euo pipefail
@@ -13,6 +15,8 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 
 TABLE="${MESHLINE_TABLE:-meshline-local}"
+# The local stack's name for it (scripts/local-stack/index.ts).
+SYNC_TABLE="${MESHLINE_SYNC_TABLE:-$TABLE-sync-status}"
 BUCKET="${MESHLINE_BUCKET:-meshline-local}"
 
 if awslocal dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1; then
@@ -27,6 +31,21 @@ else
     >/dev/null
   awslocal dynamodb wait table-exists --table-name "$TABLE"
   echo "meshline: created table $TABLE"
+fi
+
+if awslocal dynamodb describe-table --table-name "$SYNC_TABLE" >/dev/null 2>&1; then
+  echo "meshline: table $SYNC_TABLE exists"
+else
+  awslocal dynamodb create-table \
+    --table-name "$SYNC_TABLE" \
+    --billing-mode PAY_PER_REQUEST \
+    --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
+    --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
+    >/dev/null
+  awslocal dynamodb wait table-exists --table-name "$SYNC_TABLE"
+  awslocal dynamodb update-time-to-live --table-name "$SYNC_TABLE" \
+    --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null
+  echo "meshline: created table $SYNC_TABLE"
 fi
 
 if awslocal s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
