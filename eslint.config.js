@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.esbuild/', '.serverless/', '.meshline/', 'coverage/'] },
+  { ignores: ['node_modules/', '.esbuild/', '.serverless/', '.meshline/', 'coverage/', 'relay/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,42 +1,71 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { parseNodeId, type ProxyId } from '../shared/xds/node-id.js';
-import { SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
+import type { ProxySyncStatus, SyncTypeName } from '../shared/store/sync-status.js';
 import type { Snapshot } from '../shared/store/snapshots.js';
+import { parseNodeId, proxyKey, type ProxyId } from '../shared/xds/node-id.js';
+import { RESOURCE_TYPE_URLS, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
+import { checkAccess, type AccessPolicy, type PeerCredentials } from './access.js';
 import type { Logger } from './log.js';
-import type { RelayMetrics } from './metrics.js';
+import type { RelayMetrics, Sample } from './metrics.js';
+import type { EncodedResponse, ErrorDetail, RequestNode } from './protocol.js';
 import { ProxyNotFoundError, SnapshotUnavailableError, type SnapshotSource, type SnapshotSubscription } from './snapshot-source.js';
+
+/** What a protocol state machine tells the transport about a response it sends. */
+export interface ResponseSummary {
+  typeUrl: ResourceTypeUrl;
+  /** `version_info` (SotW) or `system_version_info` (delta): a hash of the type's served state. */
+  version: string;
+  nonce: string;
+  /** Resources in the response. */
+  resources: number;
+  /** Names in `removed_resources` (delta only). */
+  removed?: number;
+}
 
 /**
  * A per-stream xDS protocol state machine, free of gRPC: state of the world
- * ({@link SotwStream}) now, delta beside it later. Requests and snapshots in; responses and
- * protocol events out through {@link StreamEvents}.
+ * ({@link SotwStream}) or delta ({@link DeltaStream}). Requests and snapshots in; encoded
+ * responses and protocol events out through {@link StreamEvents}.
  */
 export interface ProtocolStream<Request> {
   handleRequest(request: Request): void;
-  setSnapshot(snapshot: Snapshot): void;
+  /** A new snapshot; `delivery` is the same for every stream of the proxy given it at once (see SnapshotListener). */
+  setSnapshot(snapshot: Snapshot, delivery: number): void;
 }
 
-/** What a protocol state machine reports to the transport (and so to metrics and logs). */
-export interface StreamEvents<Response> {
-  send(response: Response, summary: { typeUrl: ResourceTypeUrl; version: string; nonce: string; resources: number }): void;
+/** What a protocol state machine reports to the transport (and so to metrics, logs and sync status). */
+export interface StreamEvents {
+  send(response: EncodedResponse, summary: ResponseSummary): void;
+  /** The client accepted the response of `version`. */
   ack(typeUrl: ResourceTypeUrl, version: string): void;
-  nack(typeUrl: ResourceTypeUrl, version: string, message: string): void;
+  /** The client rejected the response of `version`. */
+  nack(typeUrl: ResourceTypeUrl, version: string, detail: ErrorDetail): void;
   ignore(typeUrl: string, reason: string): void;
 }
 
 /** The fields of a request (SotW or delta) the transport reads. */
 export interface AdsRequest {
-  node: { id: string } | null;
+  node: RequestNode | null;
   type_url: string;
 }
 
-/** An ADS stream as the server tracks it, for shutdown and the per-mesh stream gauge. */
+export type AdsProtocol = 'sotw' | 'delta';
+
+/** An ADS stream as the server tracks it, for shutdown and the gauges. */
 export interface AdsStreamHandle {
+  protocol: AdsProtocol;
   /** Set once the proxy is subscribed to its snapshot: a connected proxy. */
   proxy: ProxyId | undefined;
+  /** Types whose latest response the proxy rejected, one bit per type in RESOURCE_TYPE_URLS order. */
+  rejected: number;
   /** Ends the stream with status OK (the proxy reconnects, e.g. to another replica). */
   end(): void;
+}
+
+/** Where the sync status of streams goes (a {@link SyncStatusWriter}); it throttles. */
+export interface SyncStatusSink {
+  update(status: ProxySyncStatus): void;
+  remove(status: ProxySyncStatus): void;
 }
 
 export interface AdsDependencies {
@@ -45,6 +74,10 @@ export interface AdsDependencies {
   metrics: RelayMetrics;
   /** Every open stream; the handler adds and removes its own. */
   streams: Set<AdsStreamHandle>;
+  access: AccessPolicy;
+  syncStatus?: SyncStatusSink | undefined;
+  /** Names this relay in sync status. */
+  relayId: string;
 }
 
 /** A gRPC status that ends a stream. */
@@ -59,6 +92,9 @@ class StreamError extends Error {
 
 const NODE_ID_FORMS =
   'mesh/<mesh>/virtualNode/<name>, mesh/<mesh>/virtualGateway/<name> or arn:aws:appmesh:<region>:<account>:mesh/<mesh>/virtualNode/<name>';
+
+/** NACK messages can be long (a whole config dump); logs and sync status keep this much. */
+const MAX_NACK_MESSAGE = 2_000;
 
 /** The proxy a stream's first request names, or a StreamError saying why it names none. */
 function proxyOf(request: AdsRequest): ProxyId {
@@ -76,55 +112,130 @@ function statusOf(error: unknown): StreamError {
   return new StreamError(grpc.status.INTERNAL, 'internal error');
 }
 
-function typeLabel(typeUrl: string): string {
-  return isResourceTypeUrl(typeUrl) ? SHORT_NAMES[typeUrl] : 'other';
+/** The gRPC status name of a NACK's error_detail code: a bounded label. */
+export function nackCode(code: number): string {
+  return grpc.status[code] ?? 'OTHER';
+}
+
+/** One bit per resource type, for {@link AdsStreamHandle.rejected}. */
+export function typeBit(typeUrl: ResourceTypeUrl): number {
+  return 1 << RESOURCE_TYPE_URLS.indexOf(typeUrl);
+}
+
+/** What the client presented: its verified certificate (if any) and its authorization metadata. */
+function credentialsOf(call: grpc.ServerDuplexStream<unknown, unknown>): PeerCredentials {
+  const certificate = call.getAuthContext().sslPeerCertificate;
+  return {
+    certificateSubjectAltName: certificate ? (certificate.subjectaltname ?? '') : undefined,
+    authorization: call.metadata.get('authorization').map(String),
+  };
+}
+
+function userAgent(node: RequestNode | null): string | undefined {
+  if (!node?.user_agent_name) return undefined;
+  return node.user_agent_version ? `${node.user_agent_name}/${node.user_agent_version}` : node.user_agent_name;
 }
 
 /**
  * The transport side of an ADS stream, whatever its protocol: identifies the proxy from the
- * first request, subscribes it to its snapshot, feeds requests and snapshots to the protocol
- * state machine, writes what it sends, and turns failures into gRPC statuses (INVALID_ARGUMENT
- * for a bad node id, NOT_FOUND for a proxy its mesh does not list, UNAVAILABLE while nothing
- * can be read).
+ * first request, checks its credentials, subscribes it to its snapshot, feeds requests and
+ * snapshots to the protocol state machine, writes what it sends, records sync status, and turns
+ * failures into gRPC statuses (INVALID_ARGUMENT for a bad node id, UNAUTHENTICATED or
+ * PERMISSION_DENIED for refused credentials, NOT_FOUND for a proxy its mesh does not list,
+ * UNAVAILABLE while nothing can be read).
  */
-export function adsStreamHandler<Request extends AdsRequest, Response>(
+export function adsStreamHandler<Request extends AdsRequest>(
   deps: AdsDependencies,
-  createProtocol: (events: StreamEvents<Response>, streamId: string) => ProtocolStream<Request>,
-): grpc.handleBidiStreamingCall<Request, Response> {
+  protocolName: AdsProtocol,
+  createProtocol: (events: StreamEvents, streamId: string) => ProtocolStream<Request>,
+): grpc.handleBidiStreamingCall<Request, EncodedResponse> {
   const { source, logger, metrics, streams } = deps;
+  const debug = logger.debugEnabled !== false;
+  // The per-request and per-response counters, resolved once: they run for every message.
+  const byType = <T>(make: (type: string) => T) => new Map(RESOURCE_TYPE_URLS.map((typeUrl) => [typeUrl, make(SHORT_NAMES[typeUrl])]));
+  const requestCounts = byType((type) => metrics.requests.series({ type }));
+  const otherRequests = metrics.requests.series({ type: 'other' });
+  const responseCounts = byType((type) => metrics.responses.series({ type }));
+  const ackCounts = byType((type) => metrics.acks.series({ type }));
 
-  return function handleAdsStream(call: grpc.ServerDuplexStream<Request, Response>): void {
+  return function handleAdsStream(call: grpc.ServerDuplexStream<Request, EncodedResponse>): void {
     const streamId = randomBytes(6).toString('hex');
     const peer = call.getPeer();
     let node: string | undefined;
     let subscription: SnapshotSubscription | undefined;
     let closed = false;
+    /** Kept only when sync status is recorded. */
+    let sync: ProxySyncStatus | undefined;
+    /** Whether the sink was given this stream's status (so it has an item to remove). */
+    let syncRecorded = false;
+
+    function recordSync(): void {
+      if (!sync || !deps.syncStatus) return;
+      syncRecorded = true;
+      deps.syncStatus.update(sync);
+    }
+
+    const typeSync = (typeUrl: ResourceTypeUrl) => {
+      if (!sync) return undefined;
+      const name = SHORT_NAMES[typeUrl] as SyncTypeName;
+      return (sync.types[name] ??= {});
+    };
 
     const protocol = createProtocol(
       {
         send(response, summary) {
           if (closed) return;
-          const type = SHORT_NAMES[summary.typeUrl];
-          metrics.responses.inc({ type });
-          logger.debug('response sent', { stream: streamId, node, type, version: summary.version, nonce: summary.nonce, resources: summary.resources });
+          (responseCounts.get(summary.typeUrl) as Sample).value += 1;
+          if (debug) {
+            logger.debug('response sent', {
+              stream: streamId,
+              node,
+              type: SHORT_NAMES[summary.typeUrl],
+              version: summary.version,
+              nonce: summary.nonce,
+              resources: summary.resources,
+              removed: summary.removed,
+            });
+          }
           call.write(response);
+          const status = typeSync(summary.typeUrl);
+          if (status) {
+            status.sent = summary.version;
+            status.sentAt = new Date().toISOString();
+            recordSync();
+          }
         },
         ack(typeUrl, version) {
-          metrics.acks.inc({ type: SHORT_NAMES[typeUrl] });
-          logger.debug('ACK', { stream: streamId, node, type: SHORT_NAMES[typeUrl], version });
+          handle.rejected &= ~typeBit(typeUrl);
+          (ackCounts.get(typeUrl) as Sample).value += 1;
+          if (debug) logger.debug('ACK', { stream: streamId, node, type: SHORT_NAMES[typeUrl], version });
+          const status = typeSync(typeUrl);
+          if (status) {
+            status.acked = version;
+            status.ackedAt = new Date().toISOString();
+            recordSync();
+          }
         },
-        nack(typeUrl, version, message) {
-          metrics.nacks.inc({ type: SHORT_NAMES[typeUrl] });
-          logger.warn('NACK: the proxy rejected a response', { stream: streamId, node, type: SHORT_NAMES[typeUrl], version, error: message });
+        nack(typeUrl, version, detail) {
+          handle.rejected |= typeBit(typeUrl);
+          const code = nackCode(detail.code);
+          const message = detail.message.slice(0, MAX_NACK_MESSAGE);
+          metrics.nacks.inc({ type: SHORT_NAMES[typeUrl], code });
+          logger.warn('NACK: the proxy rejected a response', { stream: streamId, node, type: SHORT_NAMES[typeUrl], version, code, error: message });
+          const status = typeSync(typeUrl);
+          if (status) {
+            status.nack = { version, code: detail.code, message, at: new Date().toISOString() };
+            recordSync();
+          }
         },
         ignore(typeUrl, reason) {
-          logger.debug('request ignored', { stream: streamId, node, type: typeUrl, reason });
+          if (debug) logger.debug('request ignored', { stream: streamId, node, type: typeUrl, reason });
         },
       },
       streamId,
     );
 
-    const handle: AdsStreamHandle = { proxy: undefined, end: () => finish() };
+    const handle: AdsStreamHandle = { protocol: protocolName, proxy: undefined, rejected: 0, end: () => finish() };
     streams.add(handle);
 
     /** Releases everything the stream holds; runs once, however the stream ends. */
@@ -133,7 +244,8 @@ export function adsStreamHandler<Request extends AdsRequest, Response>(
       closed = true;
       streams.delete(handle);
       subscription?.close();
-      if (subscription) logger.info('proxy disconnected', { stream: streamId, node, peer });
+      if (sync && syncRecorded) deps.syncStatus?.remove(sync);
+      if (subscription) logger.info('proxy disconnected', { stream: streamId, node, peer, protocol: protocolName });
     }
 
     /** Ends the stream with OK, or with the status of an error. */
@@ -156,9 +268,35 @@ export function adsStreamHandler<Request extends AdsRequest, Response>(
     async function start(first: Request): Promise<void> {
       const proxy = proxyOf(first);
       node = first.node?.id;
+      const decision = checkAccess(deps.access, credentialsOf(call), proxy);
+      if (!decision.allowed) {
+        metrics.accessRefused.inc({ reason: decision.reason });
+        logger.warn('stream refused', { stream: streamId, node, peer, reason: decision.reason });
+        throw new StreamError(grpc.status[decision.code], decision.message);
+      }
+      if (deps.syncStatus) {
+        sync = {
+          mesh: proxy.mesh,
+          proxy: proxyKey(proxy),
+          nodeId: node ?? '',
+          instance: `${deps.relayId}/${streamId}`,
+          relay: deps.relayId,
+          protocol: protocolName,
+          peer,
+          ...(userAgent(first.node) ? { userAgent: userAgent(first.node) } : {}),
+          connectedAt: new Date().toISOString(),
+          types: {},
+          updatedAt: new Date().toISOString(),
+        };
+      }
       const opened = await source.subscribe(proxy, {
-        snapshot: (snapshot) => {
-          if (!closed) protocol.setSnapshot(snapshot);
+        snapshot: (snapshot, delivery) => {
+          if (closed) return;
+          if (sync) {
+            sync.snapshotVersion = snapshot.version;
+            recordSync();
+          }
+          protocol.setSnapshot(snapshot, delivery);
         },
         gone: (reason) => finish(new StreamError(grpc.status.NOT_FOUND, reason)),
       });
@@ -168,13 +306,13 @@ export function adsStreamHandler<Request extends AdsRequest, Response>(
       }
       subscription = opened;
       handle.proxy = proxy;
-      logger.info('proxy connected', { stream: streamId, node, peer });
+      logger.info('proxy connected', { stream: streamId, node, peer, protocol: protocolName, userAgent: userAgent(first.node) });
     }
 
     let first = true;
     call.on('data', (request: Request) => {
       if (closed) return;
-      metrics.requests.inc({ type: typeLabel(request.type_url) });
+      ((isResourceTypeUrl(request.type_url) ? requestCounts.get(request.type_url) : undefined) ?? otherRequests).value += 1;
       if (first) {
         first = false;
         start(request).catch(finish);

@@ -3,6 +3,8 @@ export type LogFields = Record<string, unknown>;
 
 /** The relay's structured logger: one JSON object per line. */
 export interface Logger {
+  /** False when debug lines are dropped, so callers can skip building them on hot paths. */
+  readonly debugEnabled?: boolean;
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
@@ -33,7 +35,7 @@ export function jsonLogger(
     const entries = Object.entries(fields).map(([key, value]) => [key, serializable(value)]);
     write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...Object.fromEntries(entries) }) + '\n');
   };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  return { debugEnabled: threshold === 0, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
 /** Parses a log level name (e.g. from MESHLINE_LOG_LEVEL); unknown or absent gives `info`. */

@@ -1,15 +1,12 @@
 /**
- * The relay process: `npx tsx relay/main.ts`.
- *
- * Environment: MESHLINE_BUCKET (required), MESHLINE_S3_ENDPOINT (emulators only),
- * MESHLINE_RELAY_HOST (127.0.0.1), MESHLINE_RELAY_PORT (18000), MESHLINE_RELAY_ADMIN_PORT
- * (18001), MESHLINE_MANIFEST_POLL_MS (250), MESHLINE_LOG_LEVEL (info). SIGTERM or SIGINT stops
- * accepting streams, ends the open ones and exits 0.
+ * The relay process: `npx tsx relay/main.ts`, or `node relay/dist/main.mjs` once built with
+ * `npm run build:relay`. Configured by environment; see relay/README.md for every variable.
+ * SIGTERM or SIGINT stops accepting streams, ends the open ones and exits 0.
  */
-import { awsSettingsFromEnv, createS3Client } from '../shared/store/clients.js';
+import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../shared/store/clients.js';
 import { SnapshotStore } from '../shared/store/snapshots.js';
 import { jsonLogger, logLevel } from './log.js';
-import { startRelay } from './server.js';
+import { DEFAULT_CONNECTION, startRelay } from './server.js';
 
 const env = process.env;
 const logger = jsonLogger(logLevel(env.MESHLINE_LOG_LEVEL));
@@ -28,7 +25,17 @@ function integer(name: string, fallback: number, min: number, max: number): numb
 }
 
 const bucket = env.MESHLINE_BUCKET || fail('MESHLINE_BUCKET must name the snapshot bucket');
-const s3 = createS3Client(awsSettingsFromEnv(env));
+const settings = awsSettingsFromEnv(env);
+const s3 = createS3Client(settings);
+
+const tlsCert = env.MESHLINE_RELAY_TLS_CERT || undefined;
+const tlsKey = env.MESHLINE_RELAY_TLS_KEY || undefined;
+const clientCa = env.MESHLINE_RELAY_TLS_CLIENT_CA || undefined;
+if ((tlsCert === undefined) !== (tlsKey === undefined)) fail('MESHLINE_RELAY_TLS_CERT and MESHLINE_RELAY_TLS_KEY must be set together');
+if (clientCa && !tlsCert) fail('MESHLINE_RELAY_TLS_CLIENT_CA (mTLS) needs MESHLINE_RELAY_TLS_CERT and MESHLINE_RELAY_TLS_KEY');
+
+const syncTable = env.MESHLINE_SYNC_TABLE || undefined;
+const dynamodb = syncTable ? createDocumentClient(settings) : undefined;
 
 const relay = await startRelay({
   store: new SnapshotStore(s3, bucket),
@@ -37,6 +44,23 @@ const relay = await startRelay({
   adminPort: integer('MESHLINE_RELAY_ADMIN_PORT', 18001, 0, 65535),
   pollIntervalMs: integer('MESHLINE_MANIFEST_POLL_MS', 250, 10, 3_600_000),
   logger,
+  tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey, clientCaFile: clientCa } : undefined,
+  access: { bearerToken: env.MESHLINE_RELAY_TOKEN || undefined },
+  syncStatus:
+    syncTable && dynamodb
+      ? {
+          client: dynamodb,
+          tableName: syncTable,
+          minIntervalMs: integer('MESHLINE_SYNC_INTERVAL_MS', 5_000, 100, 3_600_000),
+          ttlSeconds: integer('MESHLINE_SYNC_TTL_SECONDS', 600, 10, 86_400),
+        }
+      : undefined,
+  relayId: env.MESHLINE_RELAY_ID || undefined,
+  connection: {
+    maxAgeMs: integer('MESHLINE_RELAY_MAX_CONNECTION_AGE_MS', DEFAULT_CONNECTION.maxAgeMs, 1_000, 2_147_483_647),
+    maxAgeGraceMs: integer('MESHLINE_RELAY_MAX_CONNECTION_AGE_GRACE_MS', DEFAULT_CONNECTION.maxAgeGraceMs, 0, 2_147_483_647),
+    keepaliveTimeMs: integer('MESHLINE_RELAY_KEEPALIVE_MS', DEFAULT_CONNECTION.keepaliveTimeMs, 1_000, 2_147_483_647),
+  },
 }).catch((error: unknown) => fail(`relay failed to start: ${error instanceof Error ? error.message : String(error)}`));
 
 let stopping = false;
@@ -50,6 +74,7 @@ function shutdown(signal: NodeJS.Signals): void {
   relay.close().then(
     () => {
       s3.destroy();
+      dynamodb?.destroy();
       process.exit(0);
     },
     (error: unknown) => fail(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`),

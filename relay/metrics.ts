@@ -17,9 +17,18 @@ function formatSample(name: string, { labels, value }: Sample): string {
   return `${name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${Number.isFinite(value) ? value : 0}`;
 }
 
+/** Identifies a label set whatever the order of its keys (cheap: this runs for every request and response). */
+function seriesKey(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length > 1) keys.sort();
+  let key = '';
+  for (const name of keys) key += `${name}\u0000${labels[name]}\u0001`;
+  return key;
+}
+
 /** A monotonically increasing count, one series per distinct label set. */
 export class Counter {
-  private readonly series = new Map<string, Sample>();
+  private readonly series_ = new Map<string, Sample>();
 
   constructor(
     readonly name: string,
@@ -27,19 +36,30 @@ export class Counter {
   ) {}
 
   inc(labels: Labels = {}, by = 1): void {
-    const key = JSON.stringify(Object.entries(labels).sort());
-    const sample = this.series.get(key);
-    if (sample) sample.value += by;
-    else this.series.set(key, { labels, value: by });
+    this.series(labels).value += by;
+  }
+
+  /**
+   * The series of one label set, to increment without building its key each time (for the
+   * per-request counters): `counter.series({ type: 'clusters' }).value += 1`.
+   */
+  series(labels: Labels = {}): Sample {
+    const key = seriesKey(labels);
+    let sample = this.series_.get(key);
+    if (!sample) {
+      sample = { labels: { ...labels }, value: 0 };
+      this.series_.set(key, sample);
+    }
+    return sample;
   }
 
   /** The current value for a label set (0 if never incremented). */
   get(labels: Labels = {}): number {
-    return this.series.get(JSON.stringify(Object.entries(labels).sort()))?.value ?? 0;
+    return this.series_.get(seriesKey(labels))?.value ?? 0;
   }
 
   samples(): Sample[] {
-    return [...this.series.values()];
+    return [...this.series_.values()].filter((sample) => sample.value !== 0);
   }
 }
 
@@ -89,10 +109,15 @@ export interface RelayMetrics {
   requests: Counter;
   /** xDS responses sent, label `type` (clusters, endpoints, listeners, routes). */
   responses: Counter;
-  /** Requests that acknowledged the latest response of a type, label `type`. */
+  /** Requests that acknowledged a response, label `type`. */
   acks: Counter;
-  /** Requests that rejected the latest response of a type (error_detail set), label `type`. */
+  /** Requests that rejected a response (error_detail set), labels `type` and `code` (the gRPC status name of error_detail.code; the message goes to logs and sync status). */
   nacks: Counter;
+  /** Streams refused for their credentials, label `reason` (missing_token, invalid_token, missing_client_certificate, certificate_names_another_proxy). */
+  accessRefused: Counter;
+  /** Sync status items written, and writes or deletes that failed. */
+  syncStatusWrites: Counter;
+  syncStatusErrors: Counter;
   /** Streams refused or ended with an error status, label `code` (gRPC status name). */
   streamErrors: Counter;
   /** Failed manifest reads (S3 errors, unparseable manifests), label `mesh`. */
@@ -106,8 +131,11 @@ export function createRelayMetrics(registry = new MetricsRegistry()): RelayMetri
     registry,
     requests: registry.counter('meshline_relay_requests_total', 'DiscoveryRequests received, by resource type.'),
     responses: registry.counter('meshline_relay_responses_total', 'xDS responses sent, by resource type.'),
-    acks: registry.counter('meshline_relay_acks_total', 'Requests that ACKed the latest response, by resource type.'),
-    nacks: registry.counter('meshline_relay_nacks_total', 'Requests that NACKed the latest response (error_detail set), by resource type.'),
+    acks: registry.counter('meshline_relay_acks_total', 'Requests that ACKed a response, by resource type.'),
+    nacks: registry.counter('meshline_relay_nacks_total', 'Requests that NACKed a response (error_detail set), by resource type and error_detail code.'),
+    accessRefused: registry.counter('meshline_relay_access_refused_total', 'ADS streams refused for their credentials, by reason.'),
+    syncStatusWrites: registry.counter('meshline_relay_sync_status_writes_total', 'Sync status items written to the sync status table.'),
+    syncStatusErrors: registry.counter('meshline_relay_sync_status_errors_total', 'Failed writes or deletes of sync status items.'),
     streamErrors: registry.counter('meshline_relay_stream_errors_total', 'ADS streams refused or ended with an error status, by gRPC status.'),
     manifestErrors: registry.counter('meshline_relay_manifest_watch_errors_total', 'Failed manifest reads (S3 errors, unreadable manifests), by mesh.'),
     snapshotLoadErrors: registry.counter('meshline_relay_snapshot_load_errors_total', 'Failed snapshot loads (S3 errors, missing or corrupt objects), by mesh.'),

@@ -1,15 +1,24 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
-import type { SnapshotStore } from '../shared/store/snapshots.js';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SyncStatusWriter } from '../shared/store/sync-status.js';
+import { proxyKey } from '../shared/xds/node-id.js';
+import { RESOURCE_TYPE_URLS, SHORT_NAMES } from '../shared/xds/type-urls.js';
+import type { AccessPolicy } from './access.js';
 import { hostPort, startAdmin } from './admin.js';
-import { adsStreamHandler, type AdsStreamHandle } from './ads.js';
+import { adsStreamHandler, typeBit, type AdsStreamHandle } from './ads.js';
+import { DeltaStream } from './delta.js';
 import { jsonLogger, type Logger } from './log.js';
-import { createRelayMetrics, type Sample } from './metrics.js';
+import { createRelayMetrics, type MetricsRegistry, type RelayMetrics, type Sample } from './metrics.js';
 import { aggregatedDiscoveryService } from './protocol.js';
-import { BucketSnapshotSource } from './snapshot-source.js';
+import { BucketSnapshotSource, type SnapshotReader } from './snapshot-source.js';
 import { SotwStream } from './sotw.js';
+import { RelayTlsCredentials, type TlsFiles } from './tls.js';
 
 export interface RelayOptions {
-  store: SnapshotStore;
+  /** Where snapshots and manifests are read (a SnapshotStore over the bucket). */
+  store: SnapshotReader;
   host: string;
   /** The ADS port; 0 picks a free one. */
   port: number;
@@ -19,7 +28,47 @@ export interface RelayOptions {
   pollIntervalMs: number;
   /** Structured logs; JSON lines on stderr by default. */
   logger?: Logger;
+  /** Serve ADS over TLS (with a client CA: mTLS). Plaintext without. */
+  tls?: TlsFiles | undefined;
+  /** Who may be served; see AccessPolicy. Defaults to: a client certificate when TLS has a client CA, no token. */
+  access?: Partial<AccessPolicy> | undefined;
+  /** Records each stream's ACKed versions and last NACK in this table (see shared/store/sync-status.ts). */
+  syncStatus?: SyncStatusOptions | undefined;
+  /** Names this replica in sync status; the host name and a random suffix by default. */
+  relayId?: string | undefined;
+  /** Connection lifetime and keepalive; see DEFAULT_CONNECTION. */
+  connection?: Partial<ConnectionOptions> | undefined;
 }
+
+export interface SyncStatusOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** At most one write per stream in this interval. */
+  minIntervalMs?: number | undefined;
+  ttlSeconds?: number | undefined;
+}
+
+/** How long connections live and how they are kept alive. */
+export interface ConnectionOptions {
+  /**
+   * A connection older than this (plus or minus 10% jitter, which grpc-js draws per connection)
+   * gets a GOAWAY: its proxy opens a new one, which the load balancer may send to another
+   * replica. Without it, replicas added later would never get proxies.
+   */
+  maxAgeMs: number;
+  /** How long streams may continue on a connection after its GOAWAY before it is closed. */
+  maxAgeGraceMs: number;
+  /** Pings on an idle connection: keeps it through load balancer idle timeouts and finds dead peers. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION: ConnectionOptions = {
+  maxAgeMs: 30 * 60_000,
+  maxAgeGraceMs: 60_000,
+  keepaliveTimeMs: 60_000,
+  keepaliveTimeoutMs: 20_000,
+};
 
 export interface Relay {
   /** `host:port` of the ADS gRPC server (a target for grpc-js and a bootstrap `server_uri`). */
@@ -33,67 +82,81 @@ export interface Relay {
 /** How long close() lets streams drain before cutting them. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
-/**
- * ADS streams live as long as their proxy. Behind a load balancer, replicas added later would
- * get no proxies, so connections are recycled (grpc-js adds +-10% jitter; the grace lets a
- * stream finish before it is cut and the proxy reconnects, wherever the balancer sends it).
- * Keepalive pings keep idle streams through balancer idle timeouts and find dead peers.
- */
-const SERVER_OPTIONS: grpc.ServerOptions = {
-  'grpc.max_connection_age_ms': 30 * 60_000,
-  'grpc.max_connection_age_grace_ms': 60_000,
-  'grpc.keepalive_time_ms': 60_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-};
-
-function bind(server: grpc.Server, address: string): Promise<number> {
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port)));
+    server.bindAsync(address, credentials, (error, port) => (error ? reject(error) : resolve(port)));
   });
 }
 
 /**
- * Starts the xDS relay: a gRPC ADS server (state of the world) serving each proxy its own
- * snapshot from the bucket, and an admin HTTP server.
+ * Starts the xDS relay: a gRPC ADS server (state of the world and delta) serving each proxy its
+ * own snapshot from the bucket, and an admin HTTP server.
  */
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const logger = options.logger ?? jsonLogger();
   const metrics = createRelayMetrics();
   const source = new BucketSnapshotSource({ store: options.store, pollIntervalMs: options.pollIntervalMs, logger, metrics });
   const streams = new Set<AdsStreamHandle>();
+  const connection = { ...DEFAULT_CONNECTION, ...options.connection };
+  const credentials = options.tls ? new RelayTlsCredentials(options.tls, logger) : grpc.ServerCredentials.createInsecure();
+  const access: AccessPolicy = {
+    requireClientCertificate: options.access?.requireClientCertificate ?? options.tls?.clientCaFile !== undefined,
+    bearerToken: options.access?.bearerToken,
+  };
+  if (access.requireClientCertificate && !options.tls?.clientCaFile) {
+    throw new Error('requiring client certificates needs TLS with a client CA');
+  }
   let serving = false;
 
-  metrics.registry.gauge('meshline_relay_streams', 'Open ADS streams of connected proxies, by mesh.', () => streamsPerMesh(streams));
-  metrics.registry.gauge(
-    'meshline_relay_served_snapshot_age_seconds',
-    'Seconds since the oldest served snapshot of a mesh was last confirmed current by its manifest; grows while S3 fails or a newer snapshot cannot be loaded.',
-    () => source.snapshotAges(),
-  );
+  registerGauges(metrics.registry, streams, source);
+  const syncStatus = options.syncStatus && syncStatusWriter(options.syncStatus, metrics, logger);
 
-  const server = new grpc.Server(SERVER_OPTIONS);
-  const deps = { source, logger, metrics, streams };
-  // DeltaAggregatedResources goes here beside it, with its own state machine. Until then
-  // grpc-js answers it UNIMPLEMENTED: Envoy must use `api_type: GRPC`, not `DELTA_GRPC`.
+  const server = new grpc.Server({
+    'grpc.max_connection_age_ms': connection.maxAgeMs,
+    'grpc.max_connection_age_grace_ms': connection.maxAgeGraceMs,
+    'grpc.keepalive_time_ms': connection.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': connection.keepaliveTimeoutMs,
+  });
+  const deps = {
+    source,
+    logger,
+    metrics,
+    streams,
+    access,
+    syncStatus,
+    relayId: options.relayId ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
+  };
   server.addService(aggregatedDiscoveryService, {
-    StreamAggregatedResources: adsStreamHandler(deps, (events, streamId) => new SotwStream(events, streamId)),
+    StreamAggregatedResources: adsStreamHandler(deps, 'sotw', (events, streamId) => new SotwStream(events, streamId)),
+    DeltaAggregatedResources: adsStreamHandler(deps, 'delta', (events, streamId) => new DeltaStream(events, streamId)),
   });
   const admin = await startAdmin({ host: options.host, port: options.adminPort, ready: () => serving, metrics: metrics.registry });
   let port: number;
   try {
-    port = await bind(server, hostPort(options.host, options.port));
+    port = await bind(server, hostPort(options.host, options.port), credentials);
   } catch (error) {
     await admin.close();
+    if (credentials instanceof RelayTlsCredentials) credentials.close();
     throw error;
   }
   serving = true;
   const adsAddress = hostPort(options.host, port);
-  logger.info('relay listening', { ads: adsAddress, admin: admin.url, pollIntervalMs: options.pollIntervalMs });
+  logger.info('relay listening', {
+    ads: adsAddress,
+    admin: admin.url,
+    relay: deps.relayId,
+    pollIntervalMs: options.pollIntervalMs,
+    tls: options.tls ? (options.tls.clientCaFile ? 'mtls' : 'tls') : 'off',
+    token: access.bearerToken !== undefined,
+    syncStatus: options.syncStatus !== undefined,
+  });
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     serving = false;
-    // tryShutdown stops accepting and waits for open calls; ADS streams never end on their
-    // own, so end them (proxies reconnect, to another replica behind the load balancer).
+    // tryShutdown stops accepting and sends every connection a GOAWAY, then waits for open
+    // calls; ADS streams never end on their own, so end them with OK (proxies reconnect, to
+    // another replica behind the load balancer).
     const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     for (const stream of [...streams]) stream.end();
     const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS, 'timeout').unref());
@@ -102,6 +165,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       server.forceShutdown();
     }
     source.close();
+    if (credentials instanceof RelayTlsCredentials) credentials.close();
+    // The streams' items were deleted as they ended; let those deletes land, within the grace.
+    if (syncStatus) await Promise.race([syncStatus.close(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await admin.close();
     logger.info('relay stopped');
   }
@@ -113,8 +179,76 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   };
 }
 
-function streamsPerMesh(streams: Set<AdsStreamHandle>): Sample[] {
-  const counts = new Map<string, number>();
-  for (const { proxy } of streams) if (proxy) counts.set(proxy.mesh, (counts.get(proxy.mesh) ?? 0) + 1);
-  return [...counts].map(([mesh, value]) => ({ labels: { mesh }, value }));
+/** A sync status writer whose outcomes are counted, and whose failures are logged once per outage. */
+function syncStatusWriter(options: SyncStatusOptions, metrics: RelayMetrics, logger: Logger): SyncStatusWriter {
+  let failing = false;
+  return new SyncStatusWriter({
+    client: options.client,
+    tableName: options.tableName,
+    minIntervalMs: options.minIntervalMs,
+    ttlSeconds: options.ttlSeconds,
+    onWrite: () => {
+      metrics.syncStatusWrites.inc();
+      if (failing) logger.info('sync status writable again', { table: options.tableName });
+      failing = false;
+    },
+    onError: (error) => {
+      metrics.syncStatusErrors.inc();
+      if (!failing) logger.warn('sync status write failed; proxies are still served', { table: options.tableName, error });
+      failing = true;
+    },
+  });
+}
+
+/** The gauges read from the open streams and the snapshot source at scrape time. */
+function registerGauges(registry: MetricsRegistry, streams: Set<AdsStreamHandle>, source: BucketSnapshotSource): void {
+  registry.gauge('meshline_relay_streams', 'Open ADS streams of connected proxies, by mesh and protocol (sotw, delta).', () => {
+    const counts = new Map<string, Sample>();
+    for (const { proxy, protocol } of streams) {
+      if (!proxy) continue;
+      const key = `${proxy.mesh}\n${protocol}`;
+      const sample = counts.get(key) ?? { labels: { mesh: proxy.mesh, protocol }, value: 0 };
+      sample.value += 1;
+      counts.set(key, sample);
+    }
+    return [...counts.values()];
+  });
+  registry.gauge('meshline_relay_proxies', 'Distinct proxies (node ids) with at least one open stream, by mesh.', () => {
+    const proxies = new Map<string, Set<string>>();
+    for (const { proxy } of streams) {
+      if (!proxy) continue;
+      let set = proxies.get(proxy.mesh);
+      if (!set) proxies.set(proxy.mesh, (set = new Set()));
+      set.add(proxyKey(proxy));
+    }
+    return [...proxies].map(([mesh, set]) => ({ labels: { mesh }, value: set.size }));
+  });
+  registry.gauge(
+    'meshline_relay_rejecting_streams',
+    'Streams whose latest answered response of a type was NACKed (the proxy runs older config), by mesh and type.',
+    () => {
+      const samples: Sample[] = [];
+      const counts = new Map<string, Sample>();
+      for (const { proxy, rejected } of streams) {
+        if (!proxy || rejected === 0) continue;
+        for (const typeUrl of RESOURCE_TYPE_URLS) {
+          if ((rejected & typeBit(typeUrl)) === 0) continue;
+          const key = `${proxy.mesh}\n${typeUrl}`;
+          let sample = counts.get(key);
+          if (!sample) {
+            sample = { labels: { mesh: proxy.mesh, type: SHORT_NAMES[typeUrl] }, value: 0 };
+            counts.set(key, sample);
+            samples.push(sample);
+          }
+          sample.value += 1;
+        }
+      }
+      return samples;
+    },
+  );
+  registry.gauge(
+    'meshline_relay_served_snapshot_age_seconds',
+    'Seconds since the oldest served snapshot of a mesh was last confirmed current by its manifest; grows while S3 fails or a newer snapshot cannot be loaded.',
+    () => source.snapshotAges(),
+  );
 }

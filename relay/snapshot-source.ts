@@ -15,8 +15,12 @@ export class SnapshotUnavailableError extends Error {
 
 /** What a subscriber (one ADS stream) is told about its proxy. */
 export interface SnapshotListener {
-  /** The proxy's current snapshot: called once on subscribe, then on every change. */
-  snapshot(snapshot: Snapshot): void;
+  /**
+   * The proxy's current snapshot: called once on subscribe, then on every change. `delivery`
+   * identifies the change (the load that brought it), the same for every stream of the proxy
+   * and never repeated, so the streams can share one encoded response per change.
+   */
+  snapshot(snapshot: Snapshot, delivery: number): void;
   /** The proxy left its mesh's manifest, or the manifest is gone; no more snapshots follow. */
   gone(reason: string): void;
 }
@@ -34,8 +38,11 @@ export interface SnapshotSource {
   subscribe(proxy: ProxyId, listener: SnapshotListener): Promise<SnapshotSubscription>;
 }
 
+/** The reads the relay makes of the snapshot bucket (a {@link SnapshotStore}, or a fake in benchmarks). */
+export type SnapshotReader = Pick<SnapshotStore, 'getManifestIfChanged' | 'getSnapshot'>;
+
 export interface BucketSnapshotSourceOptions {
-  store: SnapshotStore;
+  store: SnapshotReader;
   /** How often the manifest of a mesh with connected proxies is checked (a conditional GET). */
   pollIntervalMs: number;
   logger: Logger;
@@ -51,6 +58,8 @@ interface ServedSnapshot {
   snapshot: Snapshot;
   /** When a manifest read last confirmed that this is still the proxy's current snapshot. */
   confirmedAt: number;
+  /** Identifies this load among all the source made (see SnapshotListener). */
+  delivery: number;
 }
 
 /** A connected proxy: all its streams share one state and so one load per snapshot. */
@@ -107,6 +116,8 @@ export class BucketSnapshotSource implements SnapshotSource {
   private readonly cache = new Map<string, Snapshot>();
   private readonly now = Date.now;
   private closed = false;
+  /** Snapshots delivered so far: numbers each delivery. */
+  private deliveries = 0;
 
   constructor(private readonly options: BucketSnapshotSourceOptions) {}
 
@@ -156,7 +167,7 @@ export class BucketSnapshotSource implements SnapshotSource {
       if (this.closed) throw new SnapshotUnavailableError('the relay is shutting down');
       if (!mesh.manifest?.proxies[state.key]) throw new ProxyNotFoundError(`${state.key} left the manifest of mesh ${proxy.mesh}`);
       state.listeners.add(listener);
-      listener.snapshot(state.served.snapshot);
+      listener.snapshot(state.served.snapshot, state.served.delivery);
       this.schedule(mesh);
       return { close: () => this.unsubscribe(mesh, state, listener) };
     } finally {
@@ -326,9 +337,10 @@ export class BucketSnapshotSource implements SnapshotSource {
           // Superseded while loading: drop it, unless nothing is served yet (older beats nothing).
           if (state.served && !(state.wanted && sameEntry(state.wanted, entry))) return;
           const previous = state.served?.snapshot.version;
-          state.served = { entry, snapshot, confirmedAt: this.now() };
+          const delivery = ++this.deliveries;
+          state.served = { entry, snapshot, confirmedAt: this.now(), delivery };
           logger.info('snapshot loaded', { mesh: mesh.mesh, proxy: state.key, version: snapshot.version, previous });
-          for (const listener of [...state.listeners]) listener.snapshot(snapshot);
+          for (const listener of [...state.listeners]) listener.snapshot(snapshot, delivery);
         },
         (error: unknown) => {
           const count = state.failure && sameEntry(state.failure.entry, entry) ? state.failure.count + 1 : 1;

@@ -1,8 +1,8 @@
-import type { Snapshot, SnapshotResource } from '../shared/store/snapshots.js';
-import { contentVersion } from '../shared/store/snapshots.js';
+import type { Snapshot } from '../shared/store/snapshots.js';
 import { CLUSTER, LISTENER, RESOURCE_TYPE_URLS, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
 import type { ProtocolStream, StreamEvents } from './ads.js';
-import type { DiscoveryRequest, DiscoveryResponse } from './protocol.js';
+import { prepare, selectionOf, WILDCARD, type PreparedState, type Selection } from './prepared.js';
+import { withNonce, type DiscoveryRequest } from './protocol.js';
 
 /**
  * Types whose state-of-the-world responses carry every subscribed resource, and whose empty
@@ -10,19 +10,20 @@ import type { DiscoveryRequest, DiscoveryResponse } from './protocol.js';
  * the subscribed resources that exist, an absent one is not deleted by it, and an empty list
  * subscribes to nothing.
  */
-const FULL_STATE_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([CLUSTER, LISTENER]);
-
-/** The explicit wildcard name of the xDS protocol. */
-const WILDCARD = '*';
+export const FULL_STATE_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([CLUSTER, LISTENER]);
 
 /** One resource type on one stream. */
 interface TypeState {
-  /** Subscribed to every resource of the type. */
-  wildcard: boolean;
-  /** Explicitly subscribed names. */
-  names: Set<string>;
-  /** Resource versions by name as last sent; undefined until the first response. */
-  sent: Map<string, string> | undefined;
+  /** The wildcard and the explicitly subscribed names. */
+  selection: Selection;
+  /** Whether any request of the type named resources (`*` included): the legacy empty-list wildcard then ends. */
+  named: boolean;
+  /** The names as the client last listed them (shared with other streams listing the same, see protocol.ts), to recognise repeats cheaply. */
+  requested: readonly string[];
+  /** Resource versions by name as last sent (shared with the prepared state); undefined until the first response. */
+  sent: ReadonlyMap<string, string> | undefined;
+  /** The version_info of the latest response, which an ACK or a NACK refers to. */
+  sentVersion: string;
   /** The nonce of the latest response: only a request carrying it is an ACK or a NACK. */
   nonce: string | undefined;
   /** Whether the latest response has been ACKed or NACKed; later requests with its nonce only change subscriptions. */
@@ -49,7 +50,7 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
 
   /** @param noncePrefix makes nonces unique across streams, so one never matches another stream's. */
   constructor(
-    private readonly events: StreamEvents<DiscoveryResponse>,
+    private readonly events: StreamEvents,
     private readonly noncePrefix: string,
   ) {}
 
@@ -67,76 +68,104 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
     }
     if (nonce !== '' && state !== undefined && nonce === state.nonce && !state.answered) {
       state.answered = true;
-      if (request.error_detail) this.events.nack(typeUrl, request.version_info, request.error_detail.message);
-      else this.events.ack(typeUrl, request.version_info);
+      if (request.error_detail) this.events.nack(typeUrl, state.sentVersion, request.error_detail);
+      else this.events.ack(typeUrl, state.sentVersion);
     }
     this.subscribe(typeUrl, state, request.resource_names);
     this.respond(typeUrl);
   }
 
   /** Takes a new snapshot and pushes every subscribed type that changed, in ADS order. */
-  setSnapshot(snapshot: Snapshot): void {
+  setSnapshot(snapshot: Snapshot, delivery: number): void {
     this.snapshot = snapshot;
     for (const typeUrl of RESOURCE_TYPE_URLS) {
-      if (this.types.has(typeUrl)) this.respond(typeUrl);
+      if (this.types.has(typeUrl)) this.respond(typeUrl, delivery);
     }
   }
 
   /** Applies a request's resource names to the type's subscription. */
-  private subscribe(typeUrl: ResourceTypeUrl, state: TypeState | undefined, requested: string[]): void {
-    const names = new Set(requested.filter((name) => name !== WILDCARD));
+  private subscribe(typeUrl: ResourceTypeUrl, state: TypeState | undefined, requested: readonly string[]): void {
     const explicitWildcard = requested.includes(WILDCARD);
     if (!state) {
       const wildcard = explicitWildcard || (requested.length === 0 && FULL_STATE_TYPES.has(typeUrl));
-      this.types.set(typeUrl, { wildcard, names, sent: undefined, nonce: undefined, answered: false });
+      const selection = selectionOf(wildcard, requested);
+      this.types.set(typeUrl, { selection, named: requested.length > 0, requested, sent: undefined, sentVersion: '', nonce: undefined, answered: false });
       return;
     }
     // An empty list keeps a stream that never named anything on its wildcard (Envoy repeats the
-    // empty list on every ACK); once names were sent, an empty list unsubscribes from all.
-    const legacyWildcard = requested.length === 0 && state.wildcard && state.names.size === 0;
-    state.wildcard = explicitWildcard || legacyWildcard;
-    state.names = names;
-    if (state.sent && !state.wildcard) {
+    // empty list on every ACK); once names were sent ("*" included), an empty list unsubscribes
+    // from all.
+    const legacyWildcard = requested.length === 0 && state.selection.wildcard && !state.named;
+    state.named ||= requested.length > 0;
+    const wildcard = explicitWildcard || legacyWildcard;
+    // Most requests are ACKs repeating the subscription: nothing to change, nothing to allocate.
+    if (wildcard === state.selection.wildcard) {
+      if (sameList(state.requested, requested)) return;
+      if (sameNames(state.selection.names, requested)) {
+        state.requested = requested;
+        return;
+      }
+    }
+    const selection = selectionOf(wildcard, requested);
+    state.requested = requested;
+    state.selection = selection;
+    if (state.sent && !wildcard && [...state.sent.keys()].some((name) => !selection.names.has(name))) {
       // Forget what was sent of unsubscribed names, so subscribing again sends them again.
-      for (const name of state.sent.keys()) if (!names.has(name)) state.sent.delete(name);
+      state.sent = new Map([...state.sent].filter(([name]) => selection.names.has(name)));
     }
   }
 
-  /** Sends the type's resources if they differ from what the client was last sent. */
-  private respond(typeUrl: ResourceTypeUrl): void {
+  /**
+   * Sends the type's resources if they differ from what the client was last sent. A push of a
+   * snapshot delivery carries a nonce named after the delivery (`@<delivery>.<type>`): every
+   * stream of the proxy then gets the same encoded response, built once. It is still unique on
+   * this stream (a stream gets each delivery once, and at most one response of a type from it);
+   * responses to requests carry a nonce of the stream's own (`<stream>-<n>`, never with `@`).
+   */
+  private respond(typeUrl: ResourceTypeUrl, delivery?: number): void {
     const state = this.types.get(typeUrl);
     if (!state || !this.snapshot) return;
-    // A wildcard takes every resource but those served only by name (proxyless api listeners).
-    const resources = this.snapshot.resources[typeUrl].filter((r) => state.names.has(r.name) || (state.wildcard && !r.onlyByName));
-    if (!this.differs(typeUrl, state, resources)) {
+    // Shared by every stream of the proxy with this subscription: filtered, hashed and encoded once.
+    const prepared = prepare(this.snapshot, typeUrl, state.selection);
+    if (!this.differs(typeUrl, state, prepared)) {
       // A removed RDS/EDS resource is not announced, but a re-added one must be sent again.
-      state.sent = state.sent && new Map(resources.map((r) => [r.name, r.version]));
+      if (state.sent) state.sent = prepared.versions;
       return;
     }
-    state.nonce = `${this.noncePrefix}-${++this.responses}`;
+    const nonce = delivery === undefined ? `${this.noncePrefix}-${++this.responses}` : `@${delivery}.${RESOURCE_TYPE_URLS.indexOf(typeUrl)}`;
+    state.nonce = nonce;
     state.answered = false;
-    state.sent = new Map(resources.map((r) => [r.name, r.version]));
-    const version = typeVersion(resources);
-    this.events.send(
-      { version_info: version, type_url: typeUrl, nonce: state.nonce, resources: resources.map((r) => ({ type_url: typeUrl, value: r.value })) },
-      { typeUrl, version, nonce: state.nonce, resources: resources.length },
-    );
+    state.sent = prepared.versions;
+    state.sentVersion = prepared.version;
+    const response = delivery === undefined ? withNonce(prepared.sotwBody(), nonce) : prepared.sotwResponse(nonce);
+    this.events.send(response, { typeUrl, version: prepared.version, nonce, resources: prepared.resources.length });
   }
 
-  private differs(typeUrl: ResourceTypeUrl, state: TypeState, resources: SnapshotResource[]): boolean {
+  private differs(typeUrl: ResourceTypeUrl, state: TypeState, prepared: PreparedState): boolean {
     const sent = state.sent;
-    const changed = resources.some((r) => sent?.get(r.name) !== r.version);
-    if (!FULL_STATE_TYPES.has(typeUrl)) return changed;
+    if (sent === prepared.versions) return false;
     // CDS and LDS: the first answer is due even when empty (Envoy waits for it to initialise),
-    // and a removal is a change (absence from the full state deletes).
-    return sent === undefined || changed || sent.size !== resources.length;
+    // and a removal is a change (absence from the full state deletes). The version covers both.
+    if (FULL_STATE_TYPES.has(typeUrl)) return sent === undefined || prepared.version !== state.sentVersion;
+    return prepared.resources.some((r) => sent?.get(r.name) !== r.version);
   }
 }
 
-/**
- * The version_info of a response: a hash of the names and versions it carries, so equal
- * content gets an equal version on any relay replica.
- */
-function typeVersion(resources: SnapshotResource[]): string {
-  return contentVersion(resources.map((r) => `${r.name}|${r.version}`).join('\n'));
+/** Whether two lists hold the same names in the same order (no hashing: clients repeat their lists). */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true; // the decoder hands out one array per distinct list
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether a request's names (`*` aside) are exactly the subscribed ones. */
+function sameNames(subscribed: ReadonlySet<string>, requested: readonly string[]): boolean {
+  let count = 0;
+  for (const name of requested) {
+    if (name === WILDCARD) continue;
+    if (!subscribed.has(name)) return false;
+    count += 1;
+  }
+  return count === subscribed.size;
 }

@@ -2,80 +2,15 @@
  * The relay as a process (`relay/main.ts`): configured by environment, logs JSON lines on
  * stderr, serves ADS, and shuts down cleanly on SIGTERM.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
-import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { nodeIdOf } from '../../shared/xds/node-id.js';
 import { CLUSTER } from '../../shared/xds/type-urls.js';
 import { AdsTestClient, resourceNames } from '../support/xds-ads-client.js';
 import { proxySnapshot, publish, virtualNode } from '../support/xds-fixtures.js';
 import { stackBucket } from '../support/xds-relay.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface RelayProcess {
-  child: ChildProcess;
-  /** Every stderr line, parsed. */
-  lines: Record<string, unknown>[];
-  /** Resolves with the first log line whose msg is `msg`. */
-  waitForLog(msg: string): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function spawnRelay(env: Record<string, string | undefined>): RelayProcess {
-  const stack = inject('stack');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'relay/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      AWS_REGION: stack.region,
-      MESHLINE_S3_ENDPOINT: stack.endpoints.s3,
-      MESHLINE_BUCKET: stack.bucketName,
-      MESHLINE_RELAY_PORT: '0',
-      MESHLINE_RELAY_ADMIN_PORT: '0',
-      MESHLINE_MANIFEST_POLL_MS: '50',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: child.stderr! }).on('line', (text) => {
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      line = { msg: '(not JSON)', text };
-    }
-    lines.push(line);
-    for (const waiter of waiters.filter((w) => w.msg === line.msg)) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve(line);
-    }
-  });
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    lines,
-    exited,
-    waitForLog: (msg) => {
-      const seen = lines.find((line) => line.msg === msg);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        waiters.push({ msg, resolve });
-        void exited.then((code) => reject(new Error(`relay exited (${code}) before logging "${msg}": ${JSON.stringify(lines)}`)));
-      });
-    },
-  };
-}
+import { spawnRelay } from '../support/xds-relay-process.js';
 
 describe('relay: the process', () => {
   it('serves ADS from the bucket, reports ready, and on SIGTERM ends its streams and exits 0', async () => {

@@ -127,11 +127,57 @@ describe('relay: state-of-the-world ADS', () => {
     const nack = relay.logs.entries.find((e) => e.msg.startsWith('NACK'));
     expect(nack).toMatchObject({ level: 'warn', type: 'clusters', node: nodeIdOf(front), error: 'cluster alpha: rejected by test' });
 
+    expect(await relay.metric('meshline_relay_rejecting_streams', { mesh, type: 'clusters' })).toBe(1);
+
+    // ACK after NACK: the next change goes out and is accepted.
     await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001, 'fixed')])]);
     const fixed = await client.next();
     expect(fixed.type_url).toBe(CLUSTER);
     expect(fixed.version_info).not.toBe(rejected.version_info);
     expect(fixed.version_info).not.toBe(first.clusters.version_info);
+    client.ack(CLUSTER);
+    await requestsReceived(relay, 'clusters', 4);
+    expect(await relay.metric('meshline_relay_acks_total', { type: 'clusters' })).toBe(2);
+    expect(await relay.metric('meshline_relay_nacks_total', { type: 'clusters' })).toBe(1);
+    expect(await relay.metric('meshline_relay_rejecting_streams', { mesh, type: 'clusters' })).toBe(0);
+    expect(relay.logs.entries.filter((e) => e.msg === 'ACK' && e.type === 'clusters').map((e) => e.version)).toEqual([
+      first.clusters.version_info,
+      fixed.version_info,
+    ]);
+  });
+
+  it('answers a reconnecting client that names the versions it holds with the same versions, and counts its ACKs', async () => {
+    const relay = await relayForTest();
+    const mesh = uniqueMesh();
+    const front = virtualNode(mesh, 'front');
+    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    const before = connect(relay, front);
+    const held = await syncLikeEnvoy(before, ['alpha']);
+    before.close();
+
+    // A new stream starts from nothing: every type is answered, with the version the client
+    // already holds (the versions are content hashes), and its ACKs count as on any stream.
+    const after = connect(relay, front);
+    after.subscribe(CLUSTER, [], held.clusters.version_info);
+    const clusters = await after.next();
+    expect(clusters.version_info).toBe(held.clusters.version_info);
+    after.ack(CLUSTER);
+    after.subscribe(ENDPOINT, ['alpha'], held.endpoints.version_info);
+    const endpoints = await after.next();
+    expect(endpoints.version_info).toBe(held.endpoints.version_info);
+    expect(resourceNames(endpoints)).toEqual(['alpha']);
+    after.ack(ENDPOINT, ['alpha']);
+    await requestsReceived(relay, 'endpoints', 4);
+    expect(await relay.metric('meshline_relay_acks_total', { type: 'endpoints' })).toBe(2);
+
+    // Changed while away: the reconnecting client is sent the new state.
+    after.close();
+    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9002)])]);
+    const third = connect(relay, front);
+    third.subscribe(ENDPOINT, ['alpha'], held.endpoints.version_info);
+    const moved = await third.next();
+    expect(moved.version_info).not.toBe(held.endpoints.version_info);
+    expect(decodeResource(moved)).toMatchObject({ endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { port_value: 9002 } } } }] }] });
   });
 
   it('ignores a request whose nonce is not the latest sent for its type', async () => {
@@ -351,7 +397,7 @@ describe('relay: state-of-the-world ADS', () => {
     const metrics = await fetch(`${admin}/metrics`);
     expect(metrics.headers.get('content-type')).toContain('text/plain; version=0.0.4');
     const text = await metrics.text();
-    expect(text).toContain(`meshline_relay_streams{mesh="${mesh}"} 1`);
+    expect(text).toContain(`meshline_relay_streams{mesh="${mesh}",protocol="sotw"} 1`);
     expect(text).toContain('# TYPE meshline_relay_responses_total counter');
     expect(text).toMatch(new RegExp(`meshline_relay_served_snapshot_age_seconds\\{mesh="${mesh}"\\} [0-9.]+`));
 

@@ -58,7 +58,7 @@ export async function startFaultyS3(): Promise<FaultyS3> {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: 300, requestTimeout: 300 },
+    requestHandler: { connectionTimeout: 300, requestTimeout: 300, throwOnRequestTimeout: true },
   });
   return Object.assign(faulty, {
     endpoint,
