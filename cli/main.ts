@@ -1,13 +1,15 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppMeshClient } from '@aws-sdk/client-app-mesh';
 import { envoyBootstrap, type Tracing } from './bootstrap.js';
-import { parseWeights, shiftRoute } from './shift.js';
+import { canaryWeights, currentTargets, parseWeights, shiftRoute } from './shift.js';
+import { fetchProxyStatus, formatStatus, nacks, type MeshProxyStatus } from './status.js';
 
 interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<unknown>;
+  /** `progress` takes lines for a person watching (stderr), never part of the result. */
+  run(values: Record<string, string | boolean | undefined>, positionals: string[], progress: (line: string) => void): Promise<unknown>;
   /** Human output; `--json` prints the result as JSON instead. */
   print(result: unknown): string;
 }
@@ -22,9 +24,14 @@ const API_OPTIONS = {
   region: { type: 'string' },
 } as const;
 
-/** An App Mesh client for Meshline's API: --endpoint, else MESHLINE_API, else the local stack. */
+/** Meshline's API: --endpoint, else MESHLINE_API, else the local stack. */
+function apiEndpoint(values: Record<string, string | boolean | undefined>): string {
+  return (values.endpoint as string | undefined) ?? process.env.MESHLINE_API ?? 'http://127.0.0.1:3000';
+}
+
+/** An App Mesh client for Meshline's API. */
 function appMesh(values: Record<string, string | boolean | undefined>): AppMeshClient {
-  const endpoint = (values.endpoint as string | undefined) ?? process.env.MESHLINE_API ?? 'http://127.0.0.1:3000';
+  const endpoint = apiEndpoint(values);
   const region = (values.region as string | undefined) ?? process.env.AWS_REGION ?? 'us-east-1';
   const local = /^http:\/\/(127\.|localhost)/.test(endpoint) && !process.env.AWS_ACCESS_KEY_ID;
   return new AppMeshClient({ endpoint, region, ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}) });
@@ -93,25 +100,94 @@ const COMMANDS: Record<string, Command> = {
     print: (result) => JSON.stringify(result, null, 2),
   },
   shift: {
-    summary: "set a route's weighted targets in one call",
+    summary: "set a route's weights in one call, or walk a canary step by step",
     usage: `meshline shift <mesh> <router> <route> --to <node>=<weight>,... [--endpoint URL]
+meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 --interval 30s
 
-  Sets the weight of every node named; targets not named keep their place with weight 0.`,
-    options: { to: { type: 'string' }, ...API_OPTIONS },
-    async run(values, positionals) {
+  With weights: sets the weight of every node named; targets not named keep their place with weight 0.
+  With --steps: gives the canary node each percentage in turn (the other targets share the rest as
+  they did), waits --interval after each step, and stops at the first step after which a proxy of
+  the mesh reports a NACK (exit 1), leaving that step in place.`,
+    options: { to: { type: 'string' }, steps: { type: 'string' }, interval: { type: 'string', default: '30s' }, ...API_OPTIONS },
+    async run(values, positionals, progress) {
       const [meshName, virtualRouterName, routeName] = positionals;
       if (!meshName || !virtualRouterName || !routeName) throw new UsageError('shift needs <mesh> <router> <route>');
       const to = option(values, 'to');
       if (!to) throw new UsageError('--to is required');
-      const weights = parseWeights(to);
-      return shiftRoute(appMesh(values), { meshName, virtualRouterName, routeName }, weights);
+      const route = { meshName, virtualRouterName, routeName };
+      const client = appMesh(values);
+      const stepsOption = option(values, 'steps');
+      if (!stepsOption) return shiftRoute(client, route, parseWeights(to));
+      if (to.includes('=')) throw new UsageError('with --steps, --to names the canary node only');
+      const steps = parseSteps(stepsOption);
+      const intervalMs = parseDuration(option(values, 'interval') ?? '30s');
+      const walked: { percent: number; version: number }[] = [];
+      for (const percent of steps) {
+        const startedAt = new Date().toISOString();
+        const weights = canaryWeights(await currentTargets(client, route), to, percent);
+        const { version } = await shiftRoute(client, route, weights);
+        walked.push({ percent, version });
+        progress(`step ${percent}%: route version ${version}; watching for ${intervalMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        const status = await fetchProxyStatus(apiEndpoint(values), meshName);
+        const fresh = nacksSince(status, startedAt);
+        if (fresh.length) throw new CanaryStopped(percent, walked, fresh);
+      }
+      return { steps: walked, completed: true };
     },
     print: (result) => {
+      if ('steps' in (result as object)) {
+        const { steps } = result as { steps: { percent: number; version: number }[] };
+        return steps.map((s) => `step ${s.percent}%: route version ${s.version}`).concat('canary complete').join('\n');
+      }
       const { version, targets } = result as Awaited<ReturnType<typeof shiftRoute>>;
       return [`route version ${version}`, ...targets.map((t) => `  ${t.virtualNode} ${t.weight}${t.port ? ` (port ${t.port})` : ''}`)].join('\n');
     },
   },
+  status: {
+    summary: 'show every proxy of a mesh: its latest version, what its streams ACKed, its last NACK',
+    usage: `meshline status <mesh> [--endpoint URL]`,
+    options: { ...API_OPTIONS },
+    async run(values, positionals) {
+      const [meshName] = positionals;
+      if (!meshName) throw new UsageError('status needs <mesh>');
+      return fetchProxyStatus(apiEndpoint(values), meshName);
+    },
+    print: (result) => formatStatus(result as MeshProxyStatus),
+  },
 };
+
+/** `10,25,50,100`: increasing percentages, each 0..100. */
+function parseSteps(value: string): number[] {
+  const steps = value.split(',').map((s) => Number(s.trim()));
+  if (steps.some((s) => !Number.isInteger(s) || s < 0 || s > 100) || steps.some((s, i) => i > 0 && s <= (steps[i - 1] ?? 0))) {
+    throw new UsageError(`--steps takes increasing percentages 0..100, got: ${value}`);
+  }
+  return steps;
+}
+
+/** `30s`, `500ms`, `2m`. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value.trim());
+  if (!match) throw new UsageError(`--interval takes a duration like 30s, 500ms or 2m, got: ${value}`);
+  const amount = Number(match[1]);
+  return Math.round(match[2] === 'ms' ? amount : match[2] === 's' ? amount * 1000 : amount * 60_000);
+}
+
+function nacksSince(status: MeshProxyStatus, since: string): string[] {
+  const recent: MeshProxyStatus = {
+    ...status,
+    proxies: status.proxies.map((p) => ({ ...p, connections: p.connections.filter((c) => c.lastNack && c.lastNack.at >= since) })),
+  };
+  return nacks(recent);
+}
+
+/** A canary walk stopped by NACKs: the step stays in place, the command fails. */
+class CanaryStopped extends Error {
+  constructor(percent: number, readonly walked: { percent: number; version: number }[], readonly nacks: string[]) {
+    super(`stopped at ${percent}%: proxies rejected the configuration:\n  ${nacks.join('\n  ')}`);
+  }
+}
 
 class UsageError extends Error {}
 
@@ -146,7 +222,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       out.write(`${command.usage}\n\n  --json                 print the result as JSON\n`);
       return 0;
     }
-    const result = await command.run(values as Record<string, string | boolean | undefined>, positionals);
+    const result = await command.run(values as Record<string, string | boolean | undefined>, positionals, (line) => err.write(`${line}\n`));
     out.write(`${values.json ? JSON.stringify(result, null, 2) : command.print(result)}\n`);
     return 0;
   } catch (error) {

@@ -3,6 +3,7 @@ import { MeshRepository } from '../shared/store/repository.js';
 import { SnapshotStore } from '../shared/store/snapshots.js';
 import type { AccountSettings } from '../shared/mesh/kinds.js';
 import { DEFAULT_QUOTAS, quotaSettingName, type Quotas } from '../shared/mesh/quotas.js';
+import type { SyncStatusSource } from '../shared/mesh/proxy-status.js';
 
 /**
  * Everything a Lambda container needs, built once from its environment (serverless.yml sets
@@ -13,6 +14,8 @@ export interface Runtime {
   snapshots: SnapshotStore;
   account: AccountSettings;
   quotas: Quotas;
+  /** The relays' sync status table (MESHLINE_SYNC_TABLE), read by the proxy status operation. */
+  syncStatus: SyncStatusSource | undefined;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -50,5 +53,6 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
       accountId: env.MESHLINE_ACCOUNT_ID ?? '111122223333',
     },
     quotas: quotasFromEnv(env),
+    syncStatus: env.MESHLINE_SYNC_TABLE ? { client: createDocumentClient(settings), tableName: env.MESHLINE_SYNC_TABLE } : undefined,
   };
 }

@@ -7,9 +7,11 @@ import {
   ListTablesCommand,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
   type DynamoDBClient,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
+import { syncStatusTableDefinition, syncStatusTimeToLive } from '../../shared/store/sync-status.js';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import type { StackLog } from './log.js';
 import { awaitReady, pollUntil, spawnPart, StackError, type Part } from './processes.js';
@@ -121,6 +123,24 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, log
     }, signal),
   );
   assertTableMatches(tableName, table);
+}
+
+/**
+ * Creates the relays' sync status table unless it exists, with DynamoDB's TTL on its expiry
+ * attribute. It has no stream: what relays record must never wake the compiler.
+ */
+export async function ensureSyncStatusTable(client: DynamoDBClient, tableName: string, log: StackLog): Promise<void> {
+  if (await describeTable(client, tableName)) return;
+  try {
+    await client.send(new CreateTableCommand({ TableName: tableName, ...syncStatusTableDefinition }));
+    log.line('dynamodb', `created table ${tableName}`);
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  await awaitReady(`table ${tableName} to become ACTIVE`, 30_000, undefined, (signal) =>
+    pollUntil(async () => (await describeTable(client, tableName))?.TableStatus === 'ACTIVE', signal),
+  );
+  await client.send(new UpdateTimeToLiveCommand(syncStatusTimeToLive(tableName)));
 }
 
 async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureTable, startDynamoDbLocal } from './dynamodb.js';
+import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureSyncStatusTable, ensureTable, startDynamoDbLocal } from './dynamodb.js';
 import { createStackLog, type StackLog } from './log.js';
 import {
   assertPortFree,
@@ -258,7 +258,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     // The stream plugin looks the table up once, when it starts: it must exist by then.
-    await Promise.all([ensureTable(dynamodb, tableName, log), ensureBucket(s3Client, bucketName, log)]);
+    const syncTableName = `${tableName}-sync-status`;
+    await Promise.all([
+      ensureTable(dynamodb, tableName, log),
+      ensureSyncStatusTable(dynamodb, syncTableName, log),
+      ensureBucket(s3Client, bucketName, log),
+    ]);
 
     const endpoints: StackEndpoints = {
       api: `http://127.0.0.1:${ports.api}`,
@@ -272,6 +277,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       MESHLINE_TABLE: tableName,
+      MESHLINE_SYNC_TABLE: syncTableName,
       MESHLINE_BUCKET: bucketName,
       MESHLINE_ACCOUNT_ID: accountId,
       MESHLINE_DYNAMODB_ENDPOINT: endpoints.dynamodb,
@@ -305,6 +311,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ...childEnv,
             MESHLINE_RELAY_PORT: String(ports.relay),
             MESHLINE_RELAY_ADMIN_PORT: String(ports.relayAdmin),
+            // Locally a proxy's sync status may be written every second (5 s by default in AWS).
+            MESHLINE_SYNC_INTERVAL_MS: process.env.MESHLINE_SYNC_INTERVAL_MS ?? '1000',
           },
         }),
       );
