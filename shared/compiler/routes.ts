@@ -248,14 +248,15 @@ export function routeTimeouts(timeout: HttpTimeout | undefined, dialect: Dialect
 }
 
 /**
- * The clusters of a route's weighted targets. App Mesh weights are relative; a target of weight
- * 0 gets no traffic and is left out (Envoy and gRPC reject or mishandle zero weights); two
- * targets on one cluster add up.
+ * The clusters of a route's weighted targets. App Mesh weights are relative; two targets on one
+ * cluster add up. A target of weight 0 gets no traffic and is left out of the route (Envoy and
+ * gRPC reject or mishandle zero weights), but its cluster stays in the snapshot: a blue/green
+ * switch (100/0 to 0/100) must not remove the old cluster before every client has the route that
+ * stops using it, or the requests in flight on it fail (make before break).
  */
 function targetClusters(client: RouteClient, targets: readonly WeightedTarget[], listener: ServiceListener, where: string): WeightedCluster[] {
   const byName = new Map<string, number>();
   for (const target of targets) {
-    if (target.weight <= 0) continue;
     const node = client.state.virtualNodes.get(target.virtualNode);
     if (!node) throw new CompileError(`${where}: target virtual node ${target.virtualNode} does not exist`);
     const mappings = nodePortMappings(node);
@@ -263,7 +264,7 @@ function targetClusters(client: RouteClient, targets: readonly WeightedTarget[],
     const mapping = mappings.find((m) => m.port === wanted);
     if (!mapping) throw new CompileError(`${where}: virtual node ${node.name} has no listener on port ${String(wanted)}`);
     const name = addEgressCluster(client.state, node, mapping, tlsAt(client, mapping.port), client.dialect, client.out);
-    byName.set(name, (byName.get(name) ?? 0) + target.weight);
+    if (target.weight > 0) byName.set(name, (byName.get(name) ?? 0) + target.weight);
   }
   if (byName.size === 0) {
     throw new CompileError(`${where}: every weighted target has weight 0, so the route has nowhere to send traffic (Envoy rejects a total weight of 0)`);

@@ -7,6 +7,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   api: async () => (await import('./api.js')).run(),
   relay: async () => (await import('./relay.js')).run(),
   compile: async () => (await import('./compile.js')).run(),
+  propagation: async () => (await import('./propagation.js')).run(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
