@@ -1,4 +1,5 @@
 import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../shared/store/clients.js';
+import { InstanceStore } from '../shared/store/instances.js';
 import { MeshRepository } from '../shared/store/repository.js';
 import { SnapshotStore } from '../shared/store/snapshots.js';
 import type { AccountSettings } from '../shared/mesh/kinds.js';
@@ -16,6 +17,8 @@ export interface Runtime {
   quotas: Quotas;
   /** The relays' sync status table (MESHLINE_SYNC_TABLE), read by the proxy status operation. */
   syncStatus: SyncStatusSource | undefined;
+  /** Instances of Cloud Map services (registration API, resolver), in the mesh table. */
+  instanceStore: InstanceStore;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -44,8 +47,9 @@ export function quotasFromEnv(env: NodeJS.ProcessEnv): Quotas {
 /** Builds the runtime from the environment; called once per container by each handler module. */
 export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
   const settings = awsSettingsFromEnv(env);
+  const db = createDocumentClient(settings);
   return {
-    repository: new MeshRepository(createDocumentClient(settings), required(env, 'MESHLINE_TABLE')),
+    repository: new MeshRepository(db, required(env, 'MESHLINE_TABLE')),
     snapshots: new SnapshotStore(createS3Client(settings), required(env, 'MESHLINE_BUCKET')),
     account: {
       partition: env.MESHLINE_PARTITION ?? 'aws',
@@ -54,5 +58,6 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
     },
     quotas: quotasFromEnv(env),
     syncStatus: env.MESHLINE_SYNC_TABLE ? { client: createDocumentClient(settings), tableName: env.MESHLINE_SYNC_TABLE } : undefined,
+    instanceStore: new InstanceStore(db, required(env, 'MESHLINE_TABLE')),
   };
 }

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { BadRequestError } from '../../shared/errors.js';
+import { deregisterInstance, listInstances, registerInstance } from '../../shared/mesh/cloudmap.js';
 import { proxyStatus } from '../../shared/mesh/proxy-status.js';
 import type { Runtime } from '../runtime.js';
 import { UnknownOperationError } from './errors.js';
@@ -12,11 +13,25 @@ export const EXTENSION_PREFIX = '/meshline/';
 
 const PROXY_STATUS = /^\/meshline\/v1\/meshes\/([^/]+)\/proxyStatus$/;
 
-function label(raw: string): string {
+/** Cloud Map instance registration: RegisterInstance (PUT), DeregisterInstance (DELETE), ListInstances (GET). */
+const CLOUDMAP_INSTANCE = /^\/meshline\/v1\/cloudmap\/namespaces\/([^/]+)\/services\/([^/]+)\/instances\/([^/]+)$/;
+const CLOUDMAP_INSTANCES = /^\/meshline\/v1\/cloudmap\/namespaces\/([^/]+)\/services\/([^/]+)\/instances$/;
+
+function label(raw: string, member = 'meshName'): string {
   try {
     return decodeURIComponent(raw);
   } catch {
-    throw new BadRequestError(`meshName is not a valid URI path segment, got: ${JSON.stringify(raw)}`);
+    throw new BadRequestError(`${member} is not a valid URI path segment, got: ${JSON.stringify(raw)}`);
+  }
+}
+
+function jsonBody(event: APIGatewayProxyEventV2): unknown {
+  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new BadRequestError('The body is not valid JSON.');
   }
 }
 
@@ -26,5 +41,20 @@ export async function invokeExtension(runtime: Runtime, event: APIGatewayProxyEv
   const path = event.rawPath ?? '/';
   const status = PROXY_STATUS.exec(path);
   if (status && method === 'GET') return proxyStatus(runtime, label(status[1] ?? ''));
+  const deps = { instances: runtime.instanceStore };
+  const one = CLOUDMAP_INSTANCE.exec(path);
+  if (one) {
+    const service = { namespaceName: label(one[1] ?? '', 'namespaceName'), serviceName: label(one[2] ?? '', 'serviceName') };
+    const instanceId = label(one[3] ?? '', 'instanceId');
+    if (method === 'PUT') {
+      const { OperationId } = await registerInstance(deps, service, instanceId, jsonBody(event));
+      return { OperationId };
+    }
+    if (method === 'DELETE') return deregisterInstance(deps, service, instanceId);
+  }
+  const all = CLOUDMAP_INSTANCES.exec(path);
+  if (all && method === 'GET') {
+    return listInstances(deps, { namespaceName: label(all[1] ?? '', 'namespaceName'), serviceName: label(all[2] ?? '', 'serviceName') });
+  }
   throw new UnknownOperationError(`No Meshline operation at ${method} ${path}.`);
 }

@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import { storedInstanceSource } from '../../shared/mesh/cloudmap.js';
 import { listMeshNames, publishMesh, type PublishResult } from '../../shared/mesh/publish.js';
 import type { PublishDeps } from '../../shared/mesh/publish.js';
 import { runtimeFromEnv } from '../runtime.js';
@@ -39,7 +40,7 @@ export async function reconcileAll(deps: PublishDeps): Promise<ReconcileResult> 
 }
 
 async function reconcile(): Promise<ReconcileResult> {
-  const result = await reconcileAll(runtime);
+  const result = await reconcileAll({ ...runtime, instances: storedInstanceSource(runtime.instanceStore) });
   console.log(JSON.stringify({ level: 'info', msg: 'reconcile done', ...result }));
   if (result.failed.length) throw new Error(`reconcile failed for ${result.failed.length} mesh(es): ${result.failed.join(', ')}`);
   return result;

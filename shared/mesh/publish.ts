@@ -8,6 +8,7 @@ import {
   type MeshChange,
   type MeshState,
 } from '../compiler/index.js';
+import type { CloudMapServiceKey } from '../store/instances.js';
 import type { MeshRepository, StoredResource } from '../store/repository.js';
 import type { Manifest, SnapshotStore } from '../store/snapshots.js';
 
@@ -48,6 +49,22 @@ export interface PublishOptions {
    * a newer change has just published.
    */
   yieldToNewerChanges?: boolean;
+  /**
+   * Cloud Map services whose instances changed. Each counts as a change of the virtual nodes
+   * that use it, so only the proxies reaching those nodes (their EDS) are compiled.
+   */
+  cloudMapServices?: readonly CloudMapServiceKey[];
+}
+
+/** The virtual nodes of a mesh that use one Cloud Map service. */
+function nodesUsingService(state: MeshState, service: CloudMapServiceKey): MeshChange[] {
+  const changes: MeshChange[] = [];
+  for (const node of state.virtualNodes.values()) {
+    const spec = node.spec as { serviceDiscovery?: { awsCloudMap?: { namespaceName: string; serviceName: string } } } | undefined;
+    const cm = spec?.serviceDiscovery?.awsCloudMap;
+    if (cm && cm.namespaceName === service.namespaceName && cm.serviceName === service.serviceName) changes.push({ kind: 'virtualNode', name: node.name });
+  }
+  return changes;
 }
 
 /** Snapshots written to S3 at once. */
@@ -96,7 +113,11 @@ export async function publishMesh(deps: PublishDeps, meshName: string, options: 
   let unchanged = 0;
   let compiled = 0;
   if (state) {
-    const affected = options.changes ? affectedProxies(state, options.changes) : 'all';
+    let changes = options.changes;
+    if (options.cloudMapServices) {
+      changes = [...(changes ?? []), ...options.cloudMapServices.flatMap((service) => nodesUsingService(state, service))];
+    }
+    const affected = changes ? affectedProxies(state, changes) : 'all';
     const only = new Set<string>();
     for (const key of proxyKeys(state)) {
       const known = previous && (key in previous.proxies || key in previous.errors);

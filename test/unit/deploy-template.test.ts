@@ -106,7 +106,7 @@ async function packageStage(name: string, params: Record<string, string> = {}): 
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
   const createTemplate = JSON.parse(readFileSync(join(out, 'cloudformation-template-create-stack.json'), 'utf8')) as Template;
   const zips: Record<string, string[]> = {};
-  for (const fn of ['api', 'compile', 'reconcile']) zips[fn] = zipEntries(join(out, `${fn}.zip`));
+  for (const fn of ['api', 'compile', 'reconcile', 'resolveCloudMap']) zips[fn] = zipEntries(join(out, `${fn}.zip`));
   return { dir: out, template, createTemplate, zips };
 }
 
@@ -284,7 +284,7 @@ describe('osls package, offline', () => {
   it('runs every function on nodejs22.x, arm64, under its own role, with a log group kept 30 days', () => {
     expect(defaults.template.Resources.IamRoleLambdaExecution).toBeUndefined();
     const functions = resourcesOfType(defaults.template, 'AWS::Lambda::Function');
-    expect(functions.map(([name]) => name).sort()).toEqual(['ApiLambdaFunction', 'CompileLambdaFunction', 'ReconcileLambdaFunction']);
+    expect(functions.map(([name]) => name).sort()).toEqual(['ApiLambdaFunction', 'CompileLambdaFunction', 'ReconcileLambdaFunction', 'ResolveCloudMapLambdaFunction']);
     for (const [name, fn] of functions) {
       const base = name.replace(/LambdaFunction$/, '');
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -294,6 +294,7 @@ describe('osls package, offline', () => {
     }
     expect(defaults.template.Resources.HttpApiLogGroup?.Properties.RetentionInDays).toBe(30);
     expect(defaults.template.Resources.ReconcileLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(defaults.template.Resources.ResolveCloudMapLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(1);
   });
 
   it('refers only to resources that exist under the same parameters (CloudFormation would refuse the stack otherwise)', () => {
@@ -365,9 +366,16 @@ describe('the compile trigger', () => {
     expect(defaults.template.Resources.CompileDeadLetterQueue?.Properties).toMatchObject({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
   });
 
-  it('runs the reconcile every 10 minutes', () => {
-    const [[, rule]] = resourcesOfType(defaults.template, 'AWS::Events::Rule') as [[string, Resource]];
-    expect(rule.Properties.ScheduleExpression).toBe('rate(10 minutes)');
+  it('runs the reconcile every 10 minutes and the Cloud Map resolver every minute', () => {
+    const schedules = Object.fromEntries(
+      resourcesOfType(defaults.template, 'AWS::Events::Rule').map(([, rule]) => {
+        const [target] = render(defaults.template, rule.Properties.Targets) as { Arn: string }[];
+        return [target?.Arn, rule.Properties.ScheduleExpression];
+      }),
+    );
+    expect(schedules).toEqual({ 'arn:ReconcileLambdaFunction': 'rate(10 minutes)', 'arn:ResolveCloudMapLambdaFunction': 'rate(1 minute)' });
+    // The resolver's bundle is its own: nothing of the Envoy protos, the AWS SDK bundled.
+    expect(defaults.zips.resolveCloudMap).toEqual(['functions/compile/resolver.mjs', 'functions/compile/resolver.mjs.map']);
   });
 });
 
@@ -405,7 +413,7 @@ describe('the tables', () => {
     expect(t.Resources.MeshTable?.DeletionPolicy).toBe('Retain');
     const [[, mapping]] = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping') as [[string, Resource]];
     expect(mapping.Properties.EventSourceArn).toBe(RESTORED_STREAM);
-    for (const fn of ['ApiLambdaFunction', 'CompileLambdaFunction', 'ReconcileLambdaFunction']) {
+    for (const fn of ['ApiLambdaFunction', 'CompileLambdaFunction', 'ReconcileLambdaFunction', 'ResolveCloudMapLambdaFunction']) {
       expect((t.Resources[fn]?.Properties.Environment as { Variables: Record<string, Json> }).Variables.MESHLINE_TABLE).toBe(RESTORED_TABLE);
     }
     const compile = roleStatements(t, 'CompileRole');
@@ -488,6 +496,11 @@ describe('least privilege', () => {
       { sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['arn:CompileLogGroup'] },
       { sid: 'MeshTable', actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [tableArn('meshline-prod')] },
       {
+        sid: 'CloudMapSubscriptions',
+        actions: ['dynamodb:PutItem'],
+        resources: [tableArn('meshline-prod')],
+      },
+      {
         sid: 'MeshTableStream',
         actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
         resources: ['MeshTable.StreamArn'],
@@ -502,8 +515,30 @@ describe('least privilege', () => {
     expect(roleStatements(defaults.template, 'ReconcileRole')).toEqual([
       { sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['arn:ReconcileLogGroup'] },
       { sid: 'MeshTable', actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [tableArn('meshline-prod')] },
+      {
+        sid: 'CloudMapSubscriptions',
+        actions: ['dynamodb:PutItem'],
+        resources: [tableArn('meshline-prod')],
+      },
       { sid: 'Snapshots', actions: ['s3:GetObject', 's3:PutObject'], resources: bucketObjects('manifests', 'snapshots') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
+    ]);
+  });
+
+  it('confines the Cloud Map subscription and instance writes to cloudmap# partitions of the table', () => {
+    for (const [role, sid] of [['CompileRole', 'CloudMapSubscriptions'], ['ReconcileRole', 'CloudMapSubscriptions'], ['ResolveCloudMapRole', 'CloudMapInstances']] as const) {
+      const properties = defaults.template.Resources[role]?.Properties as { Policies: { PolicyDocument: { Statement: (Statement & { Condition?: Json })[] } }[] };
+      const statement = properties.Policies.flatMap((p) => p.PolicyDocument.Statement).find((st) => st.Sid === sid);
+      expect(statement?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['cloudmap#*'] } });
+    }
+  });
+
+  it('gives the Cloud Map resolver table reads, instance writes, and DiscoverInstances', () => {
+    expect(roleStatements(defaults.template, 'ResolveCloudMapRole')).toEqual([
+      { sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['arn:ResolveCloudMapLogGroup'] },
+      { sid: 'MeshTable', actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [tableArn('meshline-prod')] },
+      { sid: 'CloudMapInstances', actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], resources: [tableArn('meshline-prod')] },
+      { sid: 'DiscoverInstances', actions: ['servicediscovery:DiscoverInstances'], resources: ['*'] },
     ]);
   });
 
@@ -530,17 +565,17 @@ describe('least privilege', () => {
     expect(roleStatements(defaults.template, 'RelayExecutionRole').map((s) => s.sid)).not.toContain('RelayToken');
   });
 
-  it('scopes every statement of every role to named resources: "*" only for ecr:GetAuthorizationToken, which has no resource-level permissions', () => {
+  it('scopes every statement of every role to named resources: "*" only for ecr:GetAuthorizationToken and servicediscovery:DiscoverInstances, which have no resource-level permissions', () => {
     for (const packaged of [defaults, relay, restored]) {
       for (const [role, resource] of resourcesOfType(packaged.template, 'AWS::IAM::Role')) {
         // Only our roles exist: the framework's shared role is not created.
-        expect(['ApiRole', 'CompileRole', 'ReconcileRole', 'RelayExecutionRole', 'RelayTaskRole']).toContain(role);
+        expect(['ApiRole', 'CompileRole', 'ReconcileRole', 'ResolveCloudMapRole', 'RelayExecutionRole', 'RelayTaskRole']).toContain(role);
         expect(resource.Properties.ManagedPolicyArns).toBeUndefined();
         for (const statement of roleStatements(packaged.template, role)) {
           for (const action of statement.actions) expect(action).not.toContain('*');
           for (const arn of statement.resources) {
             if (arn === '*') {
-              expect(statement.actions).toEqual(['ecr:GetAuthorizationToken']);
+              expect([['ecr:GetAuthorizationToken'], ['servicediscovery:DiscoverInstances']]).toContainEqual(statement.actions);
               continue;
             }
             // A wildcard only as the key of an object under a named prefix of the bucket.
