@@ -41,6 +41,12 @@ export interface StreamEvents {
   /** The client rejected the response of `version`. */
   nack(typeUrl: ResourceTypeUrl, version: string, detail: ErrorDetail): void;
   ignore(typeUrl: string, reason: string): void;
+  /**
+   * The stream's subscription of a type changed (first request included): the wildcard flag
+   * and the names now subscribed. Logged at debug level, so a client that unsubscribes (and
+   * so is no longer pushed a type) is visible.
+   */
+  subscribed?(typeUrl: ResourceTypeUrl, wildcard: boolean, names: ReadonlySet<string>): void;
 }
 
 /** The fields of a request (SotW or delta) the transport reads. */
@@ -95,6 +101,9 @@ const NODE_ID_FORMS =
 
 /** NACK messages can be long (a whole config dump); logs and sync status keep this much. */
 const MAX_NACK_MESSAGE = 2_000;
+
+/** A subscription change logs this many of its names (and how many there are). */
+const MAX_LOGGED_NAMES = 20;
 
 /** The proxy a stream's first request names, or a StreamError saying why it names none. */
 function proxyOf(request: AdsRequest): ProxyId {
@@ -230,6 +239,17 @@ export function adsStreamHandler<Request extends AdsRequest>(
         },
         ignore(typeUrl, reason) {
           if (debug) logger.debug('request ignored', { stream: streamId, node, type: typeUrl, reason });
+        },
+        subscribed(typeUrl, wildcard, names) {
+          if (!debug) return;
+          logger.debug('subscription changed', {
+            stream: streamId,
+            node,
+            type: SHORT_NAMES[typeUrl],
+            wildcard,
+            count: names.size,
+            names: [...names].slice(0, MAX_LOGGED_NAMES),
+          });
         },
       },
       streamId,

@@ -43,6 +43,7 @@ const relay = await startRelay({
   port: integer('MESHLINE_RELAY_PORT', 18000, 0, 65535),
   adminPort: integer('MESHLINE_RELAY_ADMIN_PORT', 18001, 0, 65535),
   pollIntervalMs: integer('MESHLINE_MANIFEST_POLL_MS', 250, 10, 3_600_000),
+  unknownProxyWaitMs: integer('MESHLINE_RELAY_UNKNOWN_PROXY_WAIT_MS', 0, 0, 3_600_000),
   logger,
   tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey, clientCaFile: clientCa } : undefined,
   access: { bearerToken: env.MESHLINE_RELAY_TOKEN || undefined },

@@ -26,6 +26,8 @@ export interface RelayOptions {
   adminPort: number;
   /** How often the manifest of each mesh with connected proxies is checked. */
   pollIntervalMs: number;
+  /** How long a stream of a proxy no manifest lists is held before NOT_FOUND (0: refused at once); see BucketSnapshotSourceOptions. */
+  unknownProxyWaitMs?: number | undefined;
   /** Structured logs; JSON lines on stderr by default. */
   logger?: Logger;
   /** Serve ADS over TLS (with a client CA: mTLS). Plaintext without. */
@@ -95,7 +97,13 @@ function bind(server: grpc.Server, address: string, credentials: grpc.ServerCred
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const logger = options.logger ?? jsonLogger();
   const metrics = createRelayMetrics();
-  const source = new BucketSnapshotSource({ store: options.store, pollIntervalMs: options.pollIntervalMs, logger, metrics });
+  const source = new BucketSnapshotSource({
+    store: options.store,
+    pollIntervalMs: options.pollIntervalMs,
+    unknownProxyWaitMs: options.unknownProxyWaitMs ?? 0,
+    logger,
+    metrics,
+  });
   const streams = new Set<AdsStreamHandle>();
   const connection = { ...DEFAULT_CONNECTION, ...options.connection };
   const credentials = options.tls ? new RelayTlsCredentials(options.tls, logger) : grpc.ServerCredentials.createInsecure();

@@ -51,6 +51,14 @@ export interface BucketSnapshotSourceOptions {
   cacheSize?: number;
   /** Upper bound of the retry backoff after a failed snapshot load. */
   maxRetryMs?: number;
+  /**
+   * How long a stream of a proxy its mesh's manifest does not list (or a mesh without a
+   * manifest) is held open, the manifest polled, before it is refused with NOT_FOUND. 0 (the
+   * default) refuses after one fresh read. A proxy compiled within the wait is served on the
+   * very stream it opened: no stream of it ends before its first response (grpc-js-xds 1.14
+   * keeps the does-not-exist timers of such a stream running, see relay/README.md).
+   */
+  unknownProxyWaitMs?: number;
 }
 
 interface ServedSnapshot {
@@ -90,6 +98,8 @@ interface MeshWatch {
   failing?: string | undefined;
   timer?: NodeJS.Timeout | undefined;
   active: boolean;
+  /** Called after every manifest read: subscribes waiting for their proxy to be listed. */
+  readWaiters: Set<() => void>;
 }
 
 /** Entries name the same object with the same expected content. */
@@ -140,7 +150,8 @@ export class BucketSnapshotSource implements SnapshotSource {
           throw new SnapshotUnavailableError(`cannot read the manifest of mesh ${proxy.mesh}; try again`);
         }
       }
-      const entry = mesh.manifest?.proxies[state.key];
+      const entry = mesh.manifest?.proxies[state.key] ?? (await this.untilListed(mesh, state));
+      if (this.closed) throw new SnapshotUnavailableError('the relay is shutting down');
       if (!entry) {
         throw new ProxyNotFoundError(
           mesh.manifest
@@ -190,17 +201,48 @@ export class BucketSnapshotSource implements SnapshotSource {
   /** Stops every poll. Subscriptions stay usable for closing, nothing new is served. */
   close(): void {
     this.closed = true;
-    for (const mesh of this.meshes.values()) this.stop(mesh);
+    for (const mesh of this.meshes.values()) {
+      this.stop(mesh);
+      // Subscribes waiting for their proxy give up now (SnapshotUnavailableError below).
+      for (const waiter of [...mesh.readWaiters]) waiter();
+    }
     this.meshes.clear();
   }
 
   private meshWatch(name: string): MeshWatch {
     let mesh = this.meshes.get(name);
     if (!mesh) {
-      mesh = { mesh: name, proxies: new Map(), active: true };
+      mesh = { mesh: name, proxies: new Map(), active: true, readWaiters: new Set() };
       this.meshes.set(name, mesh);
     }
     return mesh;
+  }
+
+  /**
+   * Waits up to `unknownProxyWaitMs` for the mesh's manifest to list the proxy, polling it
+   * meanwhile; resolves with its entry, or undefined when the wait ends without one.
+   */
+  private async untilListed(mesh: MeshWatch, state: ProxyWatch): Promise<ManifestEntry | undefined> {
+    const waitMs = this.options.unknownProxyWaitMs ?? 0;
+    if (waitMs <= 0) return undefined;
+    const deadline = this.now() + waitMs;
+    this.options.logger.debug('proxy not in its manifest yet; waiting for it', { mesh: mesh.mesh, proxy: state.key, waitMs });
+    this.schedule(mesh);
+    for (;;) {
+      const entry = mesh.manifest?.proxies[state.key];
+      const left = deadline - this.now();
+      if (entry || left <= 0 || this.closed || !mesh.active) return entry;
+      // The next manifest read, or the deadline, whichever comes first.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          mesh.readWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        mesh.readWaiters.add(done);
+      });
+    }
   }
 
   private proxyWatch(mesh: MeshWatch, proxy: ProxyId): ProxyWatch {
@@ -289,6 +331,7 @@ export class BucketSnapshotSource implements SnapshotSource {
       mesh.etag = result.etag;
     }
     for (const state of [...mesh.proxies.values()]) this.reconcile(mesh, state);
+    for (const waiter of [...mesh.readWaiters]) waiter();
     return true;
   }
 

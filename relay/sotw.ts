@@ -1,8 +1,8 @@
-import type { Snapshot } from '../shared/store/snapshots.js';
-import { CLUSTER, LISTENER, RESOURCE_TYPE_URLS, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
+import type { Snapshot, SnapshotResource } from '../shared/store/snapshots.js';
+import { CLUSTER, LISTENER, RESOURCE_TYPE_URLS, ROUTE, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
 import type { ProtocolStream, StreamEvents } from './ads.js';
-import { prepare, selectionOf, WILDCARD, type PreparedState, type Selection } from './prepared.js';
-import { withNonce, type DiscoveryRequest } from './protocol.js';
+import { anyOf, prepare, selectionOf, selects, typeVersion, WILDCARD, type PreparedState, type Selection } from './prepared.js';
+import { discoveryResponseBody, withNonce, type DiscoveryRequest } from './protocol.js';
 
 /**
  * Types whose state-of-the-world responses carry every subscribed resource, and whose empty
@@ -28,6 +28,11 @@ interface TypeState {
   nonce: string | undefined;
   /** Whether the latest response has been ACKed or NACKed; later requests with its nonce only change subscriptions. */
   answered: boolean;
+  /** The resources of the latest response. */
+  sentResources: readonly SnapshotResource[];
+  /** The version_info and resources of the latest ACKed response (what the client uses). */
+  ackedVersion: string | undefined;
+  ackedResources: readonly SnapshotResource[] | undefined;
 }
 
 /**
@@ -66,13 +71,21 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
       this.events.ignore(typeUrl, `stale nonce ${nonce} (latest ${state.nonce})`);
       return;
     }
+    let acked = false;
     if (nonce !== '' && state !== undefined && nonce === state.nonce && !state.answered) {
       state.answered = true;
       if (request.error_detail) this.events.nack(typeUrl, state.sentVersion, request.error_detail);
-      else this.events.ack(typeUrl, state.sentVersion);
+      else {
+        acked = true;
+        state.ackedVersion = state.sentVersion;
+        state.ackedResources = state.sentResources;
+        this.events.ack(typeUrl, state.sentVersion);
+      }
     }
     this.subscribe(typeUrl, state, request.resource_names);
     this.respond(typeUrl);
+    // Listeners and routes now in use may no longer need the clusters held for them.
+    if (acked && (typeUrl === LISTENER || typeUrl === ROUTE)) this.respond(CLUSTER);
   }
 
   /** Takes a new snapshot and pushes every subscribed type that changed, in ADS order. */
@@ -89,7 +102,19 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
     if (!state) {
       const wildcard = explicitWildcard || (requested.length === 0 && FULL_STATE_TYPES.has(typeUrl));
       const selection = selectionOf(wildcard, requested);
-      this.types.set(typeUrl, { selection, named: requested.length > 0, requested, sent: undefined, sentVersion: '', nonce: undefined, answered: false });
+      this.types.set(typeUrl, {
+        selection,
+        named: requested.length > 0,
+        requested,
+        sent: undefined,
+        sentVersion: '',
+        nonce: undefined,
+        answered: false,
+        sentResources: [],
+        ackedVersion: undefined,
+        ackedResources: undefined,
+      });
+      this.events.subscribed?.(typeUrl, selection.wildcard, selection.names);
       return;
     }
     // An empty list keeps a stream that never named anything on its wildcard (Envoy repeats the
@@ -108,7 +133,9 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
     }
     const selection = selectionOf(wildcard, requested);
     state.requested = requested;
+    if (selection === state.selection) return;
     state.selection = selection;
+    this.events.subscribed?.(typeUrl, selection.wildcard, selection.names);
     if (state.sent && !wildcard && [...state.sent.keys()].some((name) => !selection.names.has(name))) {
       // Forget what was sent of unsubscribed names, so subscribing again sends them again.
       state.sent = new Map([...state.sent].filter(([name]) => selection.names.has(name)));
@@ -126,7 +153,8 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
     const state = this.types.get(typeUrl);
     if (!state || !this.snapshot) return;
     // Shared by every stream of the proxy with this subscription: filtered, hashed and encoded once.
-    const prepared = prepare(this.snapshot, typeUrl, state.selection);
+    let prepared = prepare(this.snapshot, typeUrl, state.selection);
+    if (typeUrl === CLUSTER) prepared = this.withHeldClusters(state, prepared);
     if (!this.differs(typeUrl, state, prepared)) {
       // A removed RDS/EDS resource is not announced, but a re-added one must be sent again.
       if (state.sent) state.sent = prepared.versions;
@@ -137,8 +165,52 @@ export class SotwStream implements ProtocolStream<DiscoveryRequest> {
     state.answered = false;
     state.sent = prepared.versions;
     state.sentVersion = prepared.version;
+    state.sentResources = prepared.resources;
     const response = delivery === undefined ? withNonce(prepared.sotwBody(), nonce) : prepared.sotwResponse(nonce);
     this.events.send(response, { typeUrl, version: prepared.version, nonce, resources: prepared.resources.length });
+  }
+
+  /**
+   * Make-before-break for removals: while the client's listeners or routes in use may still
+   * refer to clusters the snapshot dropped (a new LDS or RDS state not yet ACKed, or about to
+   * be pushed), the CDS state keeps the clusters of the last ACKed CDS response that are gone,
+   * so the client never loses a cluster its routes use. Once LDS and RDS are ACKed, CDS goes
+   * out again without them. (All such clusters are kept, referenced or not: the relay does not
+   * decode routes.) The response is then the stream's own, not the shared one.
+   */
+  private withHeldClusters(state: TypeState, prepared: PreparedState): PreparedState {
+    const acked = state.ackedResources;
+    // Already sent this very state (the client drops what it lacks): nothing to hold. Also the
+    // fast path of every CDS ACK once a push is through.
+    if (!acked || acked.length === 0 || state.sent === prepared.versions) return prepared;
+    const held = acked.filter((r) => !prepared.versions.has(r.name) && selects(state.selection, r));
+    if (held.length === 0 || !this.routingPending()) return prepared;
+    const resources = [...prepared.resources, ...held];
+    const version = typeVersion(resources);
+    const body = discoveryResponseBody(
+      version,
+      resources.map((r) => anyOf(CLUSTER, r)),
+      CLUSTER,
+    );
+    return {
+      typeUrl: CLUSTER,
+      resources,
+      versions: new Map(resources.map((r) => [r.name, r.version])),
+      version,
+      sotwBody: () => body,
+      sotwResponse: (nonce) => withNonce(body, nonce),
+    };
+  }
+
+  /** Whether LDS or RDS has a state the client has not ACKed yet, or is about to be sent one. */
+  private routingPending(): boolean {
+    for (const typeUrl of [LISTENER, ROUTE] as const) {
+      const state = this.types.get(typeUrl);
+      if (!state || state.sent === undefined || !this.snapshot) continue;
+      if (state.ackedVersion !== state.sentVersion) return true;
+      if (this.differs(typeUrl, state, prepare(this.snapshot, typeUrl, state.selection))) return true;
+    }
+    return false;
   }
 
   private differs(typeUrl: ResourceTypeUrl, state: TypeState, prepared: PreparedState): boolean {
