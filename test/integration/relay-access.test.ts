@@ -10,23 +10,13 @@ import { nodeIdOf, type ProxyId } from '../../shared/xds/node-id.js';
 import { CLUSTER } from '../../shared/xds/type-urls.js';
 import { AdsTestClient, DeltaTestClient, resourceNames, type ConnectOptions } from '../support/xds-ads-client.js';
 import { createTestCa, tlsCredentials, type TestCa } from '../support/xds-certs.js';
-import { proxySnapshot, publish, virtualNode } from '../support/xds-fixtures.js';
-import { startTestRelay, type TestRelay } from '../support/xds-relay.js';
-
-function uniqueMesh(): string {
-  return `access-${randomUUID().slice(0, 8)}`;
-}
+import { proxySnapshot, publish, virtualNode, uniqueMesh } from '../support/xds-fixtures.js';
+import { type TestRelay, relayForTest } from '../support/xds-relay.js';
 
 function testCa(label?: string): TestCa {
   const ca = createTestCa(label);
   onTestFinished(() => ca.remove());
   return ca;
-}
-
-async function relayForTest(options: Parameters<typeof startTestRelay>[0]): Promise<TestRelay> {
-  const relay = await startTestRelay(options);
-  onTestFinished(() => relay.close());
-  return relay;
 }
 
 function sotw(relay: TestRelay, nodeId: string, options: ConnectOptions): AdsTestClient {
@@ -48,7 +38,7 @@ describe('relay: identity and access', () => {
     const ca = testCa();
     const server = ca.issue('relay', ['DNS:localhost'], 'serverAuth');
     const relay = await relayForTest({ tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.caFile } });
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('access');
     const front = virtualNode(mesh, 'front');
     const back = virtualNode(mesh, 'back');
     await publish(relay.store, mesh, [
@@ -106,7 +96,7 @@ describe('relay: identity and access', () => {
     const server = ca.issue('relay', ['DNS:localhost'], 'serverAuth');
     const token = randomUUID();
     const relay = await relayForTest({ tls: { certFile: server.certFile, keyFile: server.keyFile }, access: { bearerToken: token } });
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('access');
     const front = virtualNode(mesh, 'front');
     await publish(relay.store, mesh, [proxySnapshot(front, [{ name: 'alpha', endpoints: [{ host: '127.0.0.1', port: 9001 }] }])]);
     const credentials = tlsCredentials(ca.ca);

@@ -11,35 +11,13 @@ import { buildSnapshot, type Snapshot } from '../../shared/store/snapshots.js';
 import { nodeIdOf, type ProxyId } from '../../shared/xds/node-id.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../shared/xds/type-urls.js';
 import { DeltaTestClient, decodeAny, resourceName, type DeltaDiscoveryResponse } from '../support/xds-ads-client.js';
-import { proxySnapshot, publish, virtualNode, type ServiceFixture } from '../support/xds-fixtures.js';
-import { eventually, startTestRelay, type TestRelay } from '../support/xds-relay.js';
-
-function uniqueMesh(): string {
-  return `delta-${randomUUID().slice(0, 8)}`;
-}
-
-function service(name: string, port: number, tag?: string): ServiceFixture {
-  return { name, endpoints: [{ host: '127.0.0.1', port }], ...(tag ? { tag } : {}) };
-}
-
-async function relayForTest(): Promise<TestRelay> {
-  const relay = await startTestRelay();
-  onTestFinished(() => relay.close());
-  return relay;
-}
+import { proxySnapshot, publish, virtualNode, uniqueMesh, localService } from '../support/xds-fixtures.js';
+import { type TestRelay, relayForTest, requestsReceived } from '../support/xds-relay.js';
 
 function connect(relay: TestRelay, proxy: ProxyId): DeltaTestClient {
   const client = new DeltaTestClient(relay.relay.adsAddress, nodeIdOf(proxy));
   onTestFinished(() => client.close());
   return client;
-}
-
-/** Waits until the relay has received `count` requests of a type (no event tells the client). */
-function requestsReceived(relay: TestRelay, type: string, count: number): Promise<number> {
-  return eventually(async () => {
-    const seen = await relay.metric('meshline_relay_requests_total', { type });
-    return seen >= count ? seen : undefined;
-  }, `${count} ${type} request(s) at the relay`);
 }
 
 /**
@@ -98,9 +76,9 @@ async function syncLikeEnvoy(client: DeltaTestClient, edsAndRds: string[]) {
 describe('relay: delta ADS', () => {
   it('answers a first request with every subscribed resource, each with its own version, a system version and a nonce', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    const snapshot = proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)]);
+    const snapshot = proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)]);
     await publish(relay.store, mesh, [snapshot]);
 
     const client = connect(relay, front);
@@ -125,9 +103,9 @@ describe('relay: delta ADS', () => {
 
   it('treats a first CDS/LDS request naming nothing (legacy) and "*" as a wildcard, leaving out onlyByName listeners; an empty first EDS request is nothing', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [withOnlyByName(proxySnapshot(front, [service('sidecar', 9001), service('proxyless', 9002)]), ['proxyless'])]);
+    await publish(relay.store, mesh, [withOnlyByName(proxySnapshot(front, [localService('sidecar', 9001), localService('proxyless', 9002)]), ['proxyless'])]);
 
     const legacy = connect(relay, front);
     legacy.subscribe(LISTENER);
@@ -150,7 +128,7 @@ describe('relay: delta ADS', () => {
 
   it('answers a wildcard first request even when there is nothing to send (Envoy waits for it)', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
     await publish(relay.store, mesh, [proxySnapshot(front, [])]);
     const client = connect(relay, front);
@@ -162,9 +140,9 @@ describe('relay: delta ADS', () => {
 
   it('sends nothing for an ACK, and ignores an ACK of a nonce it did not send', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     const first = await syncLikeEnvoy(client, ['alpha']);
 
@@ -177,15 +155,15 @@ describe('relay: delta ADS', () => {
 
   it('sends only the resources that changed, removals in removed_resources, and nothing when nothing it serves changed', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
     const back = virtualNode(mesh, 'back');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)]), proxySnapshot(back, [service('gamma', 9003)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)]), proxySnapshot(back, [localService('gamma', 9003)])]);
     const client = connect(relay, front);
     const first = await syncLikeEnvoy(client, ['alpha', 'beta']);
 
     // One endpoint moves: one EDS response with that one resource.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9009), service('beta', 9002)]), proxySnapshot(back, [service('gamma', 9003)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9009), localService('beta', 9002)]), proxySnapshot(back, [localService('gamma', 9003)])]);
     const moved = await client.next();
     expect(moved.type_url).toBe(ENDPOINT);
     expect(names(moved)).toEqual(['alpha']);
@@ -198,12 +176,12 @@ describe('relay: delta ADS', () => {
     const backClient = connect(relay, back);
     backClient.subscribe(CLUSTER);
     await backClient.next();
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9009), service('beta', 9002)]), proxySnapshot(back, [service('gamma', 9004)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9009), localService('beta', 9002)]), proxySnapshot(back, [localService('gamma', 9004)])]);
     await relay.logs.waitFor((e) => e.msg === 'snapshot loaded' && e.proxy === 'virtualNode/back' && e.previous !== undefined);
     await expectNothingSent(client, ROUTE);
 
     // beta is removed: each type says so, listeners and routes before clusters and endpoints.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9009)]), proxySnapshot(back, [service('gamma', 9004)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9009)]), proxySnapshot(back, [localService('gamma', 9004)])]);
     const removals = [await client.next(), await client.next(), await client.next(), await client.next()];
     expect(removals.map((r) => r.type_url)).toEqual([LISTENER, ROUTE, CLUSTER, ENDPOINT]);
     for (const response of removals) {
@@ -214,13 +192,13 @@ describe('relay: delta ADS', () => {
 
   it('pushes new resources in make-before-break order: CDS, EDS, LDS, RDS', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     await syncLikeEnvoy(client, ['*']);
 
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const pushed = [await client.next(), await client.next(), await client.next(), await client.next()];
     expect(pushed.map((r) => r.type_url)).toEqual([CLUSTER, ENDPOINT, LISTENER, ROUTE]);
     for (const response of pushed) expect(names(response)).toEqual(['beta']);
@@ -228,13 +206,13 @@ describe('relay: delta ADS', () => {
 
   it('counts a NACK by its error_detail, does not push the rejected resource again, and counts the ACK of the next change', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     await syncLikeEnvoy(client, ['alpha']);
 
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001, 'rejected')])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001, 'rejected')])]);
     const rejected = await client.next();
     expect(rejected.type_url).toBe(CLUSTER);
     client.nack(CLUSTER, 'cluster alpha: rejected by test');
@@ -244,7 +222,7 @@ describe('relay: delta ADS', () => {
     expect(relay.logs.entries.find((e) => e.msg.startsWith('NACK'))).toMatchObject({ type: 'clusters', version: rejected.system_version_info, error: 'cluster alpha: rejected by test' });
 
     // ACK after NACK: the fixed cluster goes out and is accepted.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001, 'fixed')])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001, 'fixed')])]);
     const fixed = await client.next();
     expect(fixed.type_url).toBe(CLUSTER);
     expect(names(fixed)).toEqual(['alpha']);
@@ -256,9 +234,9 @@ describe('relay: delta ADS', () => {
 
   it('subscribes and unsubscribes by name: an unknown name is answered as removed, a subscribed name is always sent, an unsubscription sends nothing', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const client = connect(relay, front);
 
     client.subscribe(ROUTE, ['alpha', 'nothing']);
@@ -283,7 +261,7 @@ describe('relay: delta ADS', () => {
     client.ack(ROUTE);
 
     // A resource that appears later is sent to a client that named it.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002), service('nothing', 9003)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002), localService('nothing', 9003)])]);
     const appeared = await client.next();
     expect(appeared.type_url).toBe(ROUTE);
     expect(names(appeared)).toEqual(['nothing']);
@@ -291,9 +269,9 @@ describe('relay: delta ADS', () => {
 
   it('keeps the wildcard when a name is added; unsubscribing a name under a wildcard resends it if the wildcard covers it, else removes it', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [withOnlyByName(proxySnapshot(front, [service('sidecar', 9001), service('proxyless', 9002)]), ['proxyless'])]);
+    await publish(relay.store, mesh, [withOnlyByName(proxySnapshot(front, [localService('sidecar', 9001), localService('proxyless', 9002)]), ['proxyless'])]);
     const client = connect(relay, front);
     client.subscribe(LISTENER);
     expect(names(await client.next())).toEqual(['sidecar']);
@@ -312,16 +290,16 @@ describe('relay: delta ADS', () => {
     // Unsubscribing "*" ends the wildcard: nothing is sent, and a new listener is not pushed.
     client.unsubscribe(LISTENER, ['*']);
     await expectNothingSent(client, ROUTE);
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('sidecar', 9001), service('other', 9003)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('sidecar', 9001), localService('other', 9003)])]);
     await relay.logs.waitFor((e) => e.msg === 'snapshot loaded' && e.previous !== undefined);
     await expectNothingSent(client, ROUTE);
   });
 
   it('honours a subscription change that carries a stale nonce', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const client = connect(relay, front);
     client.subscribe(ENDPOINT, ['alpha']);
     const first = await client.next();
@@ -333,15 +311,15 @@ describe('relay: delta ADS', () => {
 
   it('on reconnect with initial_resource_versions sends only what differs, and removals of what is gone', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const before = connect(relay, front);
     const held = await syncLikeEnvoy(before, ['alpha', 'beta']);
     before.close();
 
     // While the client is away: alpha's endpoints move, beta goes, gamma comes.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9009), service('gamma', 9003)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9009), localService('gamma', 9003)])]);
     const after = connect(relay, front);
     after.subscribe(CLUSTER, [], versions(held.clusters));
     // The snapshot arrives after the request: updates first, then (after every type's
@@ -370,10 +348,10 @@ describe('relay: delta ADS', () => {
 
   it("never sends a proxy another proxy's resources: naming them is answered as removed", async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
     const back = virtualNode(mesh, 'back');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)]), proxySnapshot(back, [service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)]), proxySnapshot(back, [localService('beta', 9002)])]);
     const client = connect(relay, front);
     client.subscribe(CLUSTER, ['alpha', 'beta']);
     const clusters = await client.next();
@@ -385,9 +363,9 @@ describe('relay: delta ADS', () => {
 
   it('refuses a bad node id, an unknown proxy and an unknown mesh like the state-of-the-world service', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('delta');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const unknown = connect(relay, virtualNode(mesh, 'ghost'));
     unknown.subscribe(CLUSTER);
     expect(await unknown.end()).toMatchObject({ code: grpc.status.NOT_FOUND });

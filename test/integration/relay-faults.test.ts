@@ -11,22 +11,8 @@ import { nodeIdOf, proxyKey, type ProxyId } from '../../shared/xds/node-id.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../shared/xds/type-urls.js';
 import { AdsTestClient, DeltaTestClient, decodeAny, decodeResource, type DeltaDiscoveryResponse } from '../support/xds-ads-client.js';
 import { startFaultyS3 } from '../support/xds-faulty-s3.js';
-import { proxySnapshot, publish, virtualNode, type ServiceFixture } from '../support/xds-fixtures.js';
-import { eventually, startTestRelay, type TestRelay } from '../support/xds-relay.js';
-
-function uniqueMesh(): string {
-  return `faults-${randomUUID().slice(0, 8)}`;
-}
-
-function service(name: string, port: number): ServiceFixture {
-  return { name, endpoints: [{ host: '127.0.0.1', port }] };
-}
-
-async function relayForTest(options: Parameters<typeof startTestRelay>[0] = {}): Promise<TestRelay> {
-  const relay = await startTestRelay(options);
-  onTestFinished(() => relay.close());
-  return relay;
-}
+import { proxySnapshot, publish, virtualNode, uniqueMesh, localService } from '../support/xds-fixtures.js';
+import { eventually, type TestRelay, relayForTest } from '../support/xds-relay.js';
 
 function sotw(relay: TestRelay, proxy: ProxyId): AdsTestClient {
   const client = new AdsTestClient(relay.relay.adsAddress, nodeIdOf(proxy));
@@ -81,10 +67,10 @@ describe('relay: faults', () => {
     const s3 = await startFaultyS3();
     onTestFinished(() => s3.close());
     const relay = await relayForTest({ store: s3.store });
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('faults');
     const front = virtualNode(mesh, 'front');
     const late = virtualNode(mesh, 'late');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)]), proxySnapshot(late, [service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)]), proxySnapshot(late, [localService('beta', 9002)])]);
     const sotwClient = sotw(relay, front);
     const [, endpoints] = await syncSotw(sotwClient, ['alpha']);
     const deltaClient = delta(relay, front);
@@ -114,7 +100,7 @@ describe('relay: faults', () => {
     await expectNothingSent(deltaClient);
 
     // S3 is back: the change made meanwhile goes out.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9009)]), proxySnapshot(late, [service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9009)]), proxySnapshot(late, [localService('beta', 9002)])]);
     s3.mode = 'forward';
     const moved = await sotwClient.next();
     expect(moved.type_url).toBe(ENDPOINT);
@@ -129,10 +115,10 @@ describe('relay: faults', () => {
 
   it('keeps the last good snapshot when the next one is missing or corrupt, and refuses a proxy with nothing good as UNAVAILABLE', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('faults');
     const front = virtualNode(mesh, 'front');
     const ghost = virtualNode(mesh, 'ghost');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const sotwClient = sotw(relay, front);
     await syncSotw(sotwClient, ['alpha']);
     const deltaClient = delta(relay, front);
@@ -165,15 +151,15 @@ describe('relay: faults', () => {
     expect(endpointPort(decodeResource(await fresh.next()))).toBe(9001);
 
     // A good snapshot again goes out.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9002)])]);
     expect(endpointPort(decodeResource(await sotwClient.next()))).toBe(9002);
   });
 
   it('two relays serve the same proxy the same versions, so a client can move between them', async () => {
     const [a, b] = [await relayForTest(), await relayForTest()];
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('faults');
     const front = virtualNode(mesh, 'front');
-    await publish(a.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(a.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
 
     const [fromA, fromB] = await Promise.all([syncSotw(sotw(a, front), ['alpha', 'beta']), syncSotw(sotw(b, front), ['alpha', 'beta'])]);
     expect(fromA.map((r) => r.version_info)).toEqual(fromB.map((r) => r.version_info));

@@ -7,12 +7,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { nodeIdOf } from '../../shared/xds/node-id.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../shared/xds/type-urls.js';
 import { AdsTestClient, resourceNames } from '../support/xds-ads-client.js';
-import { proxySnapshot, publish, virtualNode, type ServiceFixture } from '../support/xds-fixtures.js';
+import { proxySnapshot, publish, virtualNode, localService } from '../support/xds-fixtures.js';
 import { eventually, startTestRelay } from '../support/xds-relay.js';
-
-function service(name: string, port: number, tag?: string): ServiceFixture {
-  return { name, endpoints: [{ host: '127.0.0.1', port }], ...(tag ? { tag } : {}) };
-}
 
 describe('relay: state-of-the-world make-before-break for removals', () => {
   it('keeps a removed cluster in CDS until the new listeners are ACKed, then sends CDS without it', async () => {
@@ -20,7 +16,7 @@ describe('relay: state-of-the-world make-before-break for removals', () => {
     onTestFinished(() => relay.close());
     const mesh = `relay-${randomUUID().slice(0, 8)}`;
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const client = new AdsTestClient(relay.relay.adsAddress, nodeIdOf(front));
     onTestFinished(() => client.close());
     const names = ['alpha', 'beta'];
@@ -38,7 +34,7 @@ describe('relay: state-of-the-world make-before-break for removals', () => {
     client.ack(ROUTE, names);
 
     // beta goes, alpha's cluster changes: CDS first, still carrying beta; then LDS without it.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001, 'v2')])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001, 'v2')])]);
     const clusters = await client.next();
     expect([clusters.type_url, resourceNames(clusters)]).toEqual([CLUSTER, names]);
     const listeners = await client.next();

@@ -6,13 +6,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { STREAM_AGGREGATED_RESOURCES } from '../../relay/protocol.js';
-import { startTestRelay, type TestRelay } from '../support/xds-relay.js';
-
-async function relayForTest(options: Parameters<typeof startTestRelay>[0]): Promise<TestRelay> {
-  const relay = await startTestRelay(options);
-  onTestFinished(() => relay.close());
-  return relay;
-}
+import { startTestRelay, type TestRelay, relayForTest } from '../support/xds-relay.js';
 
 interface RawConnection {
   session: ClientHttp2Session;

@@ -2,7 +2,6 @@
  * The relay's state-of-the-world ADS, driven step by step by a scripted client: an in-process
  * relay per test over the local stack's S3 bucket, each test on its own mesh.
  */
-import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -10,35 +9,13 @@ import { buildSnapshot, manifestKey, type Snapshot } from '../../shared/store/sn
 import { nodeIdOf, proxyKey, type ProxyId } from '../../shared/xds/node-id.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../shared/xds/type-urls.js';
 import { AdsTestClient, decodeResource, resourceNames } from '../support/xds-ads-client.js';
-import { proxySnapshot, publish, virtualNode, type ServiceFixture } from '../support/xds-fixtures.js';
-import { eventually, startTestRelay, type TestRelay } from '../support/xds-relay.js';
-
-function uniqueMesh(): string {
-  return `relay-${randomUUID().slice(0, 8)}`;
-}
-
-function service(name: string, port: number, tag?: string): ServiceFixture {
-  return { name, endpoints: [{ host: '127.0.0.1', port }], ...(tag ? { tag } : {}) };
-}
-
-async function relayForTest(options: { pollIntervalMs?: number } = {}): Promise<TestRelay> {
-  const relay = await startTestRelay(options);
-  onTestFinished(() => relay.close());
-  return relay;
-}
+import { proxySnapshot, publish, virtualNode, uniqueMesh, localService } from '../support/xds-fixtures.js';
+import { type TestRelay, relayForTest, requestsReceived } from '../support/xds-relay.js';
 
 function connect(relay: TestRelay, proxy: ProxyId | string): AdsTestClient {
   const client = new AdsTestClient(relay.relay.adsAddress, typeof proxy === 'string' ? proxy : nodeIdOf(proxy));
   onTestFinished(() => client.close());
   return client;
-}
-
-/** Waits until the relay has received `count` requests of a type (no event tells the client). */
-function requestsReceived(relay: TestRelay, type: string, count: number): Promise<number> {
-  return eventually(async () => {
-    const seen = await relay.metric('meshline_relay_requests_total', { type });
-    return seen >= count ? seen : undefined;
-  }, `${count} ${type} request(s) at the relay`);
 }
 
 /** Subscribes like Envoy (CDS and LDS by wildcard, EDS and RDS by name) and takes the four answers. */
@@ -61,9 +38,9 @@ async function syncLikeEnvoy(client: AdsTestClient, names: string[]) {
 describe('relay: state-of-the-world ADS', () => {
   it('answers the first request of each type with the proxy snapshot, a type version and a fresh nonce', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
 
     const client = connect(relay, front);
     const { clusters, endpoints, listeners, routes } = await syncLikeEnvoy(client, ['alpha', 'beta']);
@@ -84,9 +61,9 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('sends nothing for an ACK, and counts one ACK per response', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     await syncLikeEnvoy(client, ['alpha']);
 
@@ -104,12 +81,12 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('counts a NACK (error_detail set, whatever the version) and re-pushes only once the snapshot changes', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     const first = await syncLikeEnvoy(client, ['alpha']);
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001, 'rejected')])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001, 'rejected')])]);
     const rejected = await client.next();
     expect(rejected.type_url).toBe(CLUSTER);
 
@@ -130,7 +107,7 @@ describe('relay: state-of-the-world ADS', () => {
     expect(await relay.metric('meshline_relay_rejecting_streams', { mesh, type: 'clusters' })).toBe(1);
 
     // ACK after NACK: the next change goes out and is accepted.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001, 'fixed')])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001, 'fixed')])]);
     const fixed = await client.next();
     expect(fixed.type_url).toBe(CLUSTER);
     expect(fixed.version_info).not.toBe(rejected.version_info);
@@ -148,9 +125,9 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('answers a reconnecting client that names the versions it holds with the same versions, and counts its ACKs', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const before = connect(relay, front);
     const held = await syncLikeEnvoy(before, ['alpha']);
     before.close();
@@ -172,7 +149,7 @@ describe('relay: state-of-the-world ADS', () => {
 
     // Changed while away: the reconnecting client is sent the new state.
     after.close();
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9002)])]);
     const third = connect(relay, front);
     third.subscribe(ENDPOINT, ['alpha'], held.endpoints.version_info);
     const moved = await third.next();
@@ -182,13 +159,13 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('ignores a request whose nonce is not the latest sent for its type', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const client = connect(relay, front);
     const first = await syncLikeEnvoy(client, ['alpha']);
 
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9003), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9003), localService('beta', 9002)])]);
     const update = await client.next();
     expect(update.type_url).toBe(ENDPOINT);
 
@@ -208,16 +185,16 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('pushes only the types a manifest change touched, in the order CDS, EDS, LDS, RDS', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     // "*" subscribes EDS and RDS to everything, so a new service changes all four types.
     const first = await syncLikeEnvoy(client, ['*']);
     const clustersSent = await relay.metric('meshline_relay_responses_total', { type: 'clusters' });
 
     // Only endpoints change: one EDS response, nothing else.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9002)])]);
     const moved = await client.next();
     expect(moved.type_url).toBe(ENDPOINT);
     expect(moved.version_info).not.toBe(first.endpoints.version_info);
@@ -227,7 +204,7 @@ describe('relay: state-of-the-world ADS', () => {
     expect(await relay.metric('meshline_relay_responses_total', { type: 'clusters' })).toBe(clustersSent);
 
     // A new service changes every type: four responses, make-before-break.
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9002), service('beta', 9003)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9002), localService('beta', 9003)])]);
     const pushed = [await client.next(), await client.next(), await client.next(), await client.next()];
     expect(pushed.map((r) => r.type_url)).toEqual([CLUSTER, ENDPOINT, LISTENER, ROUTE]);
     for (const response of pushed) expect(resourceNames(response)).toEqual(['alpha', 'beta']);
@@ -236,7 +213,7 @@ describe('relay: state-of-the-world ADS', () => {
   it('refuses an unknown mesh or proxy with NOT_FOUND and a bad node id with INVALID_ARGUMENT; a proxy added later connects', async () => {
     // A long poll interval: the proxy added later must be found by a fresh manifest read.
     const relay = await relayForTest({ pollIntervalMs: 60_000 });
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
     const back = virtualNode(mesh, 'back');
 
@@ -244,7 +221,7 @@ describe('relay: state-of-the-world ADS', () => {
     noMesh.subscribe(CLUSTER);
     expect(await noMesh.end()).toMatchObject({ code: grpc.status.NOT_FOUND, details: expect.stringContaining(`mesh ${mesh} has no manifest`) });
 
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const frontClient = connect(relay, front);
     frontClient.subscribe(CLUSTER);
     await frontClient.next();
@@ -262,7 +239,7 @@ describe('relay: state-of-the-world ADS', () => {
       expect(await bad.end()).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
     }
 
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)]), proxySnapshot(back, [service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)]), proxySnapshot(back, [localService('beta', 9002)])]);
     const backClient = connect(relay, `arn:aws:appmesh:us-east-1:111122223333:mesh/${mesh}/virtualNode/back`);
     backClient.subscribe(CLUSTER);
     expect(resourceNames(await backClient.next())).toEqual(['beta']);
@@ -272,10 +249,10 @@ describe('relay: state-of-the-world ADS', () => {
 
   it("never sends a proxy another proxy's resources, not even by name", async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
     const back = virtualNode(mesh, 'back');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)]), proxySnapshot(back, [service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)]), proxySnapshot(back, [localService('beta', 9002)])]);
 
     const frontClient = connect(relay, front);
     const backClient = connect(relay, back);
@@ -291,7 +268,7 @@ describe('relay: state-of-the-world ADS', () => {
     expect(frontClient.pending()).toEqual([]);
 
     // A manifest that points front at back's snapshot object is refused, not served.
-    const backEntry = await relay.store.putSnapshot(mesh, proxySnapshot(back, [service('beta', 9002)]), {});
+    const backEntry = await relay.store.putSnapshot(mesh, proxySnapshot(back, [localService('beta', 9002)]), {});
     await relay.store.putManifest({ mesh, proxies: { [proxyKey(front)]: backEntry, [proxyKey(back)]: backEntry }, errors: {} });
     const refused = await relay.logs.waitFor((e) => e.msg.startsWith('snapshot load failed') && e.proxy === proxyKey(front));
     expect(refused.error).toContain(`is for ${nodeIdOf(back)}`);
@@ -300,9 +277,9 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('subscribes RDS and EDS by name: an empty list is nothing, unsubscribed names are sent again on resubscribe', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001), service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001), localService('beta', 9002)])]);
     const client = connect(relay, front);
 
     client.subscribe(ROUTE, []);
@@ -331,14 +308,14 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('keeps serving the last good snapshot when the new snapshot is corrupt or the manifest unreadable', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     const first = await syncLikeEnvoy(client, ['alpha']);
 
     // A manifest naming an object whose bytes fail the checksum it records.
-    const next: Snapshot = proxySnapshot(front, [service('alpha', 9002)]);
+    const next: Snapshot = proxySnapshot(front, [localService('alpha', 9002)]);
     const entry = await relay.store.putSnapshot(mesh, next, {});
     await relay.store.putManifest({ mesh, proxies: { [proxyKey(front)]: { ...entry, sha256: '0'.repeat(64) } }, errors: {} });
     const failed = await relay.logs.waitFor((e) => e.msg.startsWith('snapshot load failed'));
@@ -370,23 +347,23 @@ describe('relay: state-of-the-world ADS', () => {
 
   it('ends the streams of a proxy that leaves the manifest with NOT_FOUND', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
     const back = virtualNode(mesh, 'back');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)]), proxySnapshot(back, [service('beta', 9002)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)]), proxySnapshot(back, [localService('beta', 9002)])]);
     const client = connect(relay, back);
     client.subscribe(CLUSTER);
     await client.next();
 
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     expect(await client.end()).toMatchObject({ code: grpc.status.NOT_FOUND, details: expect.stringContaining('virtualNode/back is no longer in the manifest') });
   });
 
   it('reports health, readiness and metrics, and ends open streams on close', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    await publish(relay.store, mesh, [proxySnapshot(front, [service('alpha', 9001)])]);
+    await publish(relay.store, mesh, [proxySnapshot(front, [localService('alpha', 9001)])]);
     const client = connect(relay, front);
     client.subscribe(CLUSTER);
     await client.next();
@@ -406,9 +383,9 @@ describe('relay: state-of-the-world ADS', () => {
   });
   it('keeps listeners marked onlyByName (proxyless api listeners) out of a wildcard answer, and serves them by name', async () => {
     const relay = await relayForTest();
-    const mesh = uniqueMesh();
+    const mesh = uniqueMesh('relay');
     const front = virtualNode(mesh, 'front');
-    const plain = proxySnapshot(front, [service('sidecar', 9001), service('proxyless', 9002)]);
+    const plain = proxySnapshot(front, [localService('sidecar', 9001), localService('proxyless', 9002)]);
     const marked = buildSnapshot(nodeIdOf(front), {
       ...plain.resources,
       [LISTENER]: plain.resources[LISTENER].map((r) => ({ ...r, ...(r.name === 'proxyless' ? { onlyByName: true } : {}) })),

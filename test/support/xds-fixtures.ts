@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { buildSnapshot, type Manifest, type ManifestEntry, type Snapshot, type SnapshotStore } from '../../shared/store/snapshots.js';
 import { encodeResource, type ProtoObject } from '../../shared/xds/encode.js';
 import { nodeIdOf, parseNodeId, proxyKey, type ProxyId } from '../../shared/xds/node-id.js';
@@ -105,3 +106,13 @@ export async function publish(store: SnapshotStore, mesh: string, snapshots: Sna
   return proxies;
 }
 
+
+/** A mesh name no other test uses: `<prefix>-<random>`. */
+export function uniqueMesh(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A service with one endpoint on loopback (`tag` changes only its cluster's bytes). */
+export function localService(name: string, port: number, tag?: string): ServiceFixture {
+  return { name, endpoints: [{ host: '127.0.0.1', port }], ...(tag ? { tag } : {}) };
+}

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { inject } from 'vitest';
+import { inject, onTestFinished } from 'vitest';
 import { createS3Client } from '../../shared/store/clients.js';
 import { SnapshotStore } from '../../shared/store/snapshots.js';
 import type { LogFields, Logger } from '../../relay/log.js';
@@ -116,4 +116,19 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A test relay that closes when the current test finishes. */
+export async function relayForTest(options: Parameters<typeof startTestRelay>[0] = {}): Promise<TestRelay> {
+  const relay = await startTestRelay(options);
+  onTestFinished(() => relay.close());
+  return relay;
+}
+
+/** Waits until the relay has received `count` requests of a type (no event tells the client). */
+export function requestsReceived(relay: TestRelay, type: string, count: number): Promise<number> {
+  return eventually(async () => {
+    const seen = await relay.metric('meshline_relay_requests_total', { type });
+    return seen >= count ? seen : undefined;
+  }, `${count} ${type} request(s) at the relay`);
 }
