@@ -1,15 +1,20 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AppMeshClient } from '@aws-sdk/client-app-mesh';
 import { envoyBootstrap, type Tracing } from './bootstrap.js';
+import { formatKeysResult, KEYS_OPTIONS, KEYS_USAGE, KeysUsageError, readLocalStackFile, runKeys, type KeysResult } from './keys.js';
+import type { Signer } from './signed-fetch.js';
 import { canaryWeights, currentTargets, parseWeights, shiftRoute } from './shift.js';
 import { fetchProxyStatus, formatStatus, nacks, type MeshProxyStatus } from './status.js';
+
+/** Parsed options: strings, booleans, and lists for options given `multiple`. */
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
   /** `progress` takes lines for a person watching (stderr), never part of the result. */
-  run(values: Record<string, string | boolean | undefined>, positionals: string[], progress: (line: string) => void): Promise<unknown>;
+  run(values: Values, positionals: string[], progress: (line: string) => void): Promise<unknown>;
   /** Human output; `--json` prints the result as JSON instead. */
   print(result: unknown): string;
 }
@@ -25,19 +30,46 @@ const API_OPTIONS = {
 } as const;
 
 /** Meshline's API: --endpoint, else MESHLINE_API, else the local stack. */
-function apiEndpoint(values: Record<string, string | boolean | undefined>): string {
-  return (values.endpoint as string | undefined) ?? process.env.MESHLINE_API ?? 'http://127.0.0.1:3000';
+function apiEndpoint(values: Values): string {
+  return option(values, 'endpoint') ?? process.env.MESHLINE_API ?? 'http://127.0.0.1:3000';
+}
+
+function apiRegion(values: Values): string {
+  return option(values, 'region') ?? process.env.AWS_REGION ?? 'us-east-1';
+}
+
+/**
+ * The credentials to sign API requests with: the default AWS credential chain when the
+ * environment names credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE); else, for a local endpoint,
+ * the admin key of the local stack that `npm start` wrote to `.meshline/stack.json` in this
+ * directory (if that stack serves this endpoint), or else a placeholder key that only a local
+ * API running with MESHLINE_AUTH=off accepts; for any other endpoint the default chain (undefined).
+ */
+export function apiCredentials(endpoint: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { accessKeyId: string; secretAccessKey: string } | undefined {
+  if (env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE) return undefined;
+  if (!/^http:\/\/(127\.|localhost[:/]|localhost$|\[::1\])/.test(endpoint)) return undefined;
+  const placeholder = { accessKeyId: 'local', secretAccessKey: 'local' };
+  const stack = readLocalStackFile(cwd);
+  if (!stack?.adminKey) return placeholder;
+  const served = stack.endpoints?.api ?? stack.env.MESHLINE_API_ENDPOINT;
+  if (served !== undefined && served.replace(/\/$/, '') !== endpoint.replace(/\/$/, '')) return placeholder;
+  return { accessKeyId: stack.adminKey.accessKeyId, secretAccessKey: stack.adminKey.secretAccessKey };
 }
 
 /** An App Mesh client for Meshline's API. */
-function appMesh(values: Record<string, string | boolean | undefined>): AppMeshClient {
+function appMesh(values: Values): AppMeshClient {
   const endpoint = apiEndpoint(values);
-  const region = (values.region as string | undefined) ?? process.env.AWS_REGION ?? 'us-east-1';
-  const local = /^http:\/\/(127\.|localhost)/.test(endpoint) && !process.env.AWS_ACCESS_KEY_ID;
-  return new AppMeshClient({ endpoint, region, ...(local ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}) });
+  const credentials = apiCredentials(endpoint);
+  return new AppMeshClient({ endpoint, region: apiRegion(values), ...(credentials ? { credentials } : {}) });
 }
 
-function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
+/** A signer for Meshline's extension operations, with the credentials `appMesh` would use. */
+function apiSigner(values: Values): Signer {
+  const client = appMesh(values);
+  return { region: apiRegion(values), credentials: () => client.config.credentials() };
+}
+
+function option(values: Values, name: string): string | undefined {
   const value = values[name];
   return typeof value === 'string' ? value : undefined;
 }
@@ -129,7 +161,7 @@ meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 -
         walked.push({ percent, version });
         progress(`step ${percent}%: route version ${version}; watching for ${intervalMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, intervalMs));
-        const status = await fetchProxyStatus(apiEndpoint(values), meshName);
+        const status = await fetchProxyStatus(apiEndpoint(values), meshName, apiSigner(values));
         const fresh = nacksSince(status, startedAt);
         if (fresh.length) throw new CanaryStopped(percent, walked, fresh);
       }
@@ -151,9 +183,16 @@ meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 -
     async run(values, positionals) {
       const [meshName] = positionals;
       if (!meshName) throw new UsageError('status needs <mesh>');
-      return fetchProxyStatus(apiEndpoint(values), meshName);
+      return fetchProxyStatus(apiEndpoint(values), meshName, apiSigner(values));
     },
     print: (result) => formatStatus(result as MeshProxyStatus),
+  },
+  keys: {
+    summary: 'issue, list and revoke the access keys of Meshline (straight to its keys table, with your AWS credentials)',
+    usage: KEYS_USAGE,
+    options: KEYS_OPTIONS,
+    run: (values, positionals, progress) => runKeys(values, positionals, progress),
+    print: (result) => formatKeysResult(result as KeysResult),
   },
 };
 
@@ -222,13 +261,13 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       out.write(`${command.usage}\n\n  --json                 print the result as JSON\n`);
       return 0;
     }
-    const result = await command.run(values as Record<string, string | boolean | undefined>, positionals, (line) => err.write(`${line}\n`));
+    const result = await command.run(values as Values, positionals, (line) => err.write(`${line}\n`));
     out.write(`${values.json ? JSON.stringify(result, null, 2) : command.print(result)}\n`);
     return 0;
   } catch (error) {
     const message = (error as Error).message;
     err.write(`meshline ${name}: ${message}\n`);
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (error instanceof UsageError || error instanceof KeysUsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       err.write(`\n${command.usage}\n`);
       return 2;
     }

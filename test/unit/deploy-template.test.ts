@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import { SYNC_STATUS_TTL_ATTRIBUTE, syncStatusTableDefinition } from '../../shared/store/sync-status.js';
+import { KEYS_TTL_ATTRIBUTE, keysTableDefinition } from '../../shared/auth/keys.js';
+import { KMS_CONTEXT_KEY } from '../../shared/auth/sealer.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ACCOUNT = '123456789012';
@@ -320,7 +322,18 @@ describe('osls package, offline', () => {
       MESHLINE_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
       MESHLINE_DYNAMODB_ENDPOINT: '',
       MESHLINE_S3_ENDPOINT: '',
+      // Authentication: the stage's keys table and KMS alias, by name (what `meshline keys --stage` finds).
+      MESHLINE_AUTH: 'on',
+      MESHLINE_KEYS_TABLE: 'meshline-prod-keys',
+      MESHLINE_KMS_KEY_ID: 'alias/meshline-prod-keys',
+      MESHLINE_KEY_FILE: '',
+      MESHLINE_AUTH_RATE_LIMIT: '50',
     });
+    // Only the api function authenticates callers.
+    for (const fn of ['CompileLambdaFunction', 'ReconcileLambdaFunction', 'ResolveCloudMapLambdaFunction']) {
+      const vars = (defaults.template.Resources[fn]?.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+      expect(Object.keys(vars).filter((name) => /^MESHLINE_(AUTH|KEYS|KMS|KEY_FILE)/.test(name))).toEqual([]);
+    }
   });
 
   it('lets the environment win over the CloudFormation values, as the local stack needs (serverless-offline passes them as they are)', async () => {
@@ -332,11 +345,26 @@ describe('osls package, offline', () => {
       MESHLINE_DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
       MESHLINE_S3_ENDPOINT: 'http://127.0.0.1:4569',
     };
-    const { stdout } = await osls('print-local', ['print', '--format', 'json'], localEnv);
-    const config = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { provider: { environment: Record<string, Json> }; resources: { Resources: Template['Resources'] } };
+    // The local stack seals secrets with a key file and sets the KMS key id to '' (exactly one of
+    // the two may be set): the empty value must reach the function, not the stage's alias.
+    const localAuthEnv = {
+      MESHLINE_KEYS_TABLE: 'meshline-local-keys',
+      MESHLINE_KEY_FILE: '/tmp/meshline.local/keys.key',
+      MESHLINE_KMS_KEY_ID: '',
+      MESHLINE_AUTH_RATE_LIMIT: '1000',
+    };
+    const { stdout } = await osls('print-local', ['print', '--format', 'json'], { ...localEnv, ...localAuthEnv, MESHLINE_LAMBDA_PORT: '3002' });
+    const config = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
+      provider: { environment: Record<string, Json> };
+      functions: Record<string, { environment?: Record<string, Json> }>;
+      resources: { Resources: Template['Resources'] };
+    };
     expect(config.provider.environment).toMatchObject(localEnv);
+    expect(config.functions.api?.environment).toEqual({ MESHLINE_AUTH: 'on', ...localAuthEnv });
     // Every variable is a string: no Ref object reaches a function under serverless-offline.
-    for (const value of Object.values(config.provider.environment)) expect(typeof value).toBe('string');
+    for (const value of [...Object.values(config.provider.environment), ...Object.values(config.functions.api?.environment ?? {})]) {
+      expect(typeof value).toBe('string');
+    }
     // The stream plugin finds the local table through MeshTable's name.
     expect(config.resources.Resources.MeshTable?.Properties.TableName).toBe('meshline-local');
   }, 60_000);
@@ -405,6 +433,46 @@ describe('the tables', () => {
       KeySchema: syncStatusTableDefinition.KeySchema,
       TimeToLiveSpecification: { AttributeName: SYNC_STATUS_TTL_ATTRIBUTE, Enabled: true },
     });
+  });
+
+  it('creates the keys table as shared/auth/keys.ts defines it: its TTL, no stream, backups, deletion protection, encryption, kept if removed', () => {
+    const table = defaults.template.Resources.KeysTable as Resource;
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Condition).toBeUndefined();
+    expect(table.Properties).toEqual({
+      TableName: 'meshline-prod-keys',
+      BillingMode: keysTableDefinition.BillingMode,
+      AttributeDefinitions: keysTableDefinition.AttributeDefinitions,
+      KeySchema: keysTableDefinition.KeySchema,
+      TimeToLiveSpecification: { AttributeName: KEYS_TTL_ATTRIBUTE, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      DeletionProtectionEnabled: true,
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(table.Properties.StreamSpecification).toBeUndefined();
+    expect(render(defaults.template, defaults.template.Outputs.KeysTableName?.Value)).toBe('ref:KeysTable');
+  });
+
+  it('seals secrets with a KMS key of its own: rotated, kept if removed, named alias/meshline-<stage>-keys, administered by the account, refusing any use without the access key context', () => {
+    const key = defaults.template.Resources.KeysKmsKey as Resource;
+    expect(key.Type).toBe('AWS::KMS::Key');
+    expect(key.DeletionPolicy).toBe('Retain');
+    expect(key.UpdateReplacePolicy).toBe('Retain');
+    const properties = render(defaults.template, key.Properties) as Record<string, Json>;
+    expect(properties).toMatchObject({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', EnableKeyRotation: true });
+    expect((properties.KeyPolicy as { Statement: Json[] }).Statement).toEqual([
+      { Sid: 'AccountAdministersTheKey', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+      {
+        Sid: 'OnlyWithAnAccessKeyContext',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext'],
+        Resource: '*',
+        Condition: { Null: { [`kms:EncryptionContext:${KMS_CONTEXT_KEY}`]: 'true' } },
+      },
+    ]);
+    expect(defaults.template.Resources.KeysKmsKeyAlias?.Properties).toEqual({ AliasName: 'alias/meshline-prod-keys', TargetKeyId: { Ref: 'KeysKmsKey' } });
   });
 
   it('switches a stage to a restored table: the stack lets go of its own table (kept), and the functions, their permissions and the trigger use the restored one', () => {
@@ -488,6 +556,9 @@ describe('least privilege', () => {
       { sid: 'Manifests', actions: ['s3:GetObject'], resources: bucketObjects('manifests') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
       { sid: 'SyncStatus', actions: ['dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
+      { sid: 'AccessKeys', actions: ['dynamodb:GetItem'], resources: ['arn:KeysTable'] },
+      { sid: 'RateWindows', actions: ['dynamodb:UpdateItem'], resources: ['arn:KeysTable'] },
+      { sid: 'OpenSecrets', actions: ['kms:Decrypt'], resources: ['arn:KeysKmsKey'] },
     ]);
   });
 
@@ -542,12 +613,36 @@ describe('least privilege', () => {
     ]);
   });
 
-  it('lets the relay read manifests and snapshots and record sync status, and nothing else', () => {
+  it('lets the relay read manifests and snapshots, record sync status and read and open access keys, and nothing else', () => {
     expect(roleStatements(relay.template, 'RelayTaskRole')).toEqual([
       { sid: 'Snapshots', actions: ['s3:GetObject'], resources: bucketObjects('manifests', 'snapshots') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
       { sid: 'SyncStatus', actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
+      { sid: 'AccessKeys', actions: ['dynamodb:GetItem'], resources: ['arn:KeysTable'] },
+      { sid: 'OpenSecrets', actions: ['kms:Decrypt'], resources: ['arn:KeysKmsKey'] },
     ]);
+  });
+
+  it('confines access keys: reads of key items only, rate-window updates only in rate# partitions, Decrypt only with the access key context, and only for the api and the relay', () => {
+    const raw = (template: Template, role: string) =>
+      (render(template, template.Resources[role]?.Properties) as { Policies: { PolicyDocument: { Statement: (Statement & { Condition?: Json })[] } }[] }).Policies.flatMap(
+        (policy) => policy.PolicyDocument.Statement,
+      );
+    for (const role of ['ApiRole', 'RelayTaskRole']) {
+      const statements = raw(relay.template, role);
+      expect(statements.find((s) => s.Sid === 'AccessKeys')?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['accessKey'] } });
+      expect(statements.find((s) => s.Sid === 'OpenSecrets')?.Condition).toEqual({ Null: { [`kms:EncryptionContext:${KMS_CONTEXT_KEY}`]: 'false' } });
+    }
+    expect(raw(relay.template, 'ApiRole').find((s) => s.Sid === 'RateWindows')?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rate#*'] } });
+    for (const packaged of [defaults, relay, restored]) {
+      for (const [role] of resourcesOfType(packaged.template, 'AWS::IAM::Role')) {
+        if (role === 'ApiRole' || role === 'RelayTaskRole') continue;
+        for (const statement of roleStatements(packaged.template, role)) {
+          expect(statement.resources.filter((arn) => arn.includes('Keys')), `${role} ${statement.sid}`).toEqual([]);
+          expect(statement.actions.filter((action) => action.startsWith('kms:')), `${role} ${statement.sid}`).toEqual([]);
+        }
+      }
+    }
   });
 
   it('lets ECS pull the relay image from its repository, write its logs and read its token, and nothing else', () => {
@@ -645,7 +740,11 @@ describe('the relay service', () => {
       MESHLINE_RELAY_PORT: '18000',
       MESHLINE_RELAY_ADMIN_PORT: '18001',
       MESHLINE_MANIFEST_POLL_MS: '1000',
+      MESHLINE_AUTH: 'on',
+      MESHLINE_KEYS_TABLE: 'ref:KeysTable',
+      MESHLINE_KMS_KEY_ID: 'arn:KeysKmsKey',
     });
+    expect(env.MESHLINE_KEY_FILE).toBeUndefined();
     // The ports the image listens on (relay/Dockerfile) are the ports mapped here.
     expect(readFileSync(join(ROOT, 'relay', 'Dockerfile'), 'utf8')).toMatch(/EXPOSE 18000 18001/);
   });
@@ -781,5 +880,17 @@ describe('LocalStack', () => {
     expect(block).toContain(`--key-schema ${pairs(syncStatusTableDefinition.KeySchema)}`);
     expect(block).not.toContain('--stream-specification');
     expect(block).toContain(`Enabled=true,AttributeName=${SYNC_STATUS_TTL_ATTRIBUTE}`);
+  });
+
+  it('has its READY hook create the access keys table as shared/auth/keys.ts defines it, with its TTL', () => {
+    const hook = readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
+    const block = hook.slice(hook.indexOf('--table-name "$KEYS_TABLE"'), hook.indexOf('created table $KEYS_TABLE'));
+    const pairs = (items: object[] | undefined) =>
+      (items ?? []).map((item) => Object.entries(item).map(([key, value]) => `${key}=${String(value)}`).join(',')).join(' ');
+    expect(block).toContain(`--billing-mode ${keysTableDefinition.BillingMode}`);
+    expect(block).toContain(`--attribute-definitions ${pairs(keysTableDefinition.AttributeDefinitions)}`);
+    expect(block).toContain(`--key-schema ${pairs(keysTableDefinition.KeySchema)}`);
+    expect(block).not.toContain('--stream-specification');
+    expect(block).toContain(`Enabled=true,AttributeName=${KEYS_TTL_ATTRIBUTE}`);
   });
 });

@@ -1,6 +1,7 @@
 #!/bin/bash
 # LocalStack READY hook: creates Meshline's mesh table (with the stream that drives the compile
-# function), the relays' sync status table (no stream, TTL on expiresAt) and the snapshot bucket,
+# function), the relays' sync status table and the access keys table (no stream, TTL on
+# expiresAt) and the snapshot bucket,
 # unless they exist. The tables restate shared/store/table.ts and shared/store/sync-status.ts
 # for awslocal; test/integration/local-stack.test.ts and test/unit/deploy-template.test.ts check
 # they agree.
@@ -17,6 +18,8 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 TABLE="${MESHLINE_TABLE:-meshline-local}"
 # The local stack's name for it (scripts/local-stack/index.ts).
 SYNC_TABLE="${MESHLINE_SYNC_TABLE:-$TABLE-sync-status}"
+# The access keys (shared/auth/keys.ts): no stream, TTL on expiresAt for the rate windows.
+KEYS_TABLE="${MESHLINE_KEYS_TABLE:-$TABLE-keys}"
 BUCKET="${MESHLINE_BUCKET:-meshline-local}"
 
 if awslocal dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1; then
@@ -46,6 +49,21 @@ else
   awslocal dynamodb update-time-to-live --table-name "$SYNC_TABLE" \
     --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null
   echo "meshline: created table $SYNC_TABLE"
+fi
+
+if awslocal dynamodb describe-table --table-name "$KEYS_TABLE" >/dev/null 2>&1; then
+  echo "meshline: table $KEYS_TABLE exists"
+else
+  awslocal dynamodb create-table \
+    --table-name "$KEYS_TABLE" \
+    --billing-mode PAY_PER_REQUEST \
+    --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
+    --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
+    >/dev/null
+  awslocal dynamodb wait table-exists --table-name "$KEYS_TABLE"
+  awslocal dynamodb update-time-to-live --table-name "$KEYS_TABLE" \
+    --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null
+  echo "meshline: created table $KEYS_TABLE"
 fi
 
 if awslocal s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
