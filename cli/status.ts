@@ -1,4 +1,5 @@
 import type { ProxyStatus } from '../shared/mesh/proxy-status.js';
+import { signedFetch, type Signer } from './signed-fetch.js';
 
 /** What `GET /meshline/v1/meshes/{mesh}/proxyStatus` answers. */
 export interface MeshProxyStatus {
@@ -7,10 +8,10 @@ export interface MeshProxyStatus {
   proxies: ProxyStatus[];
 }
 
-/** Reads a mesh's proxy status from Meshline's API extension. */
-export async function fetchProxyStatus(endpoint: string, meshName: string): Promise<MeshProxyStatus> {
+/** Reads a mesh's proxy status from Meshline's API extension, signed like the App Mesh calls. */
+export async function fetchProxyStatus(endpoint: string, meshName: string, signer?: Signer): Promise<MeshProxyStatus> {
   const url = `${endpoint.replace(/\/$/, '')}/meshline/v1/meshes/${encodeURIComponent(meshName)}/proxyStatus`;
-  const response = await fetch(url);
+  const response = await signedFetch(url, {}, signer);
   const body = (await response.json().catch(() => ({}))) as { message?: string };
   if (!response.ok) {
     const code = response.headers.get('x-amzn-errortype') ?? `HTTP ${response.status}`;

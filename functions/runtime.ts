@@ -1,3 +1,4 @@
+import { authSettingsFromEnv, createAccessKeyStore, createRateLimiter } from '../shared/auth/settings.js';
 import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../shared/store/clients.js';
 import { InstanceStore } from '../shared/store/instances.js';
 import { MeshRepository } from '../shared/store/repository.js';
@@ -5,6 +6,7 @@ import { SnapshotStore } from '../shared/store/snapshots.js';
 import type { AccountSettings } from '../shared/mesh/kinds.js';
 import { DEFAULT_QUOTAS, quotaSettingName, type Quotas } from '../shared/mesh/quotas.js';
 import type { SyncStatusSource } from '../shared/mesh/proxy-status.js';
+import type { ApiAuth } from './api/auth.js';
 
 /**
  * Everything a Lambda container needs, built once from its environment (serverless.yml sets
@@ -42,6 +44,22 @@ export function quotasFromEnv(env: NodeJS.ProcessEnv): Quotas {
     quotas[quota] = Number(value.trim());
   }
   return quotas;
+}
+
+/**
+ * The API's authentication from MESHLINE_AUTH and the keys settings (only the API function has
+ * them); undefined when auth is off.
+ */
+export function apiAuthFromEnv(env: NodeJS.ProcessEnv): ApiAuth | undefined {
+  const settings = authSettingsFromEnv(env);
+  if (!settings.enabled) return undefined;
+  const aws = awsSettingsFromEnv(env);
+  return {
+    keys: createAccessKeyStore(settings, aws),
+    rateLimiter: createRateLimiter(settings, aws),
+    defaultRateLimit: settings.rateLimit,
+    region: aws.region,
+  };
 }
 
 /** Builds the runtime from the environment; called once per container by each handler module. */

@@ -1,5 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseNodeId, type ProxyId } from '../shared/xds/node-id.js';
+import type { AccessKey, AccessKeyStore } from '../shared/auth/keys.js';
+import { parseProxyToken } from '../shared/auth/keys.js';
+import { mayServeProxy } from '../shared/auth/policy.js';
+import { grpcSignedRequest, readSignature, verifySignature } from '../shared/auth/sigv4.js';
+import { InvalidSignatureError, MeshlineError, NotFoundError } from '../shared/errors.js';
+import { nodeIdOf, parseNodeId, type ProxyId } from '../shared/xds/node-id.js';
 
 /**
  * Who may open an ADS stream for a proxy. Every check is optional: without a policy the relay
@@ -13,9 +18,30 @@ export interface AccessPolicy {
   requireClientCertificate: boolean;
   /** One token shared by every client of this relay, sent as `authorization: Bearer <token>`. */
   bearerToken?: string | undefined;
+  /**
+   * Meshline access keys: every stream must prove the identity it claims (see
+   * {@link checkAccess}) with a key that is Active and may serve that proxy
+   * (`mayServeProxy`: a proxy key naming its node id, or an admin key covering its mesh).
+   */
+  keys?: AccessKeyCheck | undefined;
 }
 
-/** What a client presented, read from its connection and call metadata. */
+/** Where access keys are looked up, and what SigV4 signatures must be scoped to. */
+export interface AccessKeyCheck {
+  store: Pick<AccessKeyStore, 'get' | 'secretOf'>;
+  /** The region signatures must be scoped to: the relay's. */
+  region: string;
+  /** The clock signatures are checked against (15 minutes either way); the system clock by default. */
+  now?: (() => Date) | undefined;
+}
+
+/** The signing name App Mesh's Envoy image signs ADS calls with (`envoy.grpc_credentials.aws_iam`). */
+export const SIGNING_SERVICE = 'appmesh';
+
+/** The key of the per-proxy token in `node.metadata`, for clients that cannot add call metadata (grpc-js-xds). */
+export const PROXY_TOKEN_METADATA_KEY = 'meshline.proxyToken';
+
+/** What a client presented, read from its connection, call metadata and first request. */
 export interface PeerCredentials {
   /**
    * The client certificate's subjectAltName as Node reports it (`DNS:a, URI:b`), present only
@@ -24,10 +50,24 @@ export interface PeerCredentials {
   certificateSubjectAltName?: string | undefined;
   /** The values of the `authorization` metadata. */
   authorization: string[];
+  /** The call as SigV4 signed it: its path, `:authority` and text metadata (lower-case keys, first value of each). */
+  call?: { path: string; authority: string; metadata: Record<string, string> } | undefined;
+  /**
+   * `node.metadata["meshline.proxyToken"]` of the stream's first request: its string value, `''`
+   * when present but not a string, undefined when absent.
+   */
+  nodeProxyToken?: string | undefined;
 }
 
 /** Why a stream was refused: a small fixed set, so it can label a metric. */
-export type RefusalReason = 'missing_token' | 'invalid_token' | 'missing_client_certificate' | 'certificate_names_another_proxy';
+export type RefusalReason =
+  | 'missing_token'
+  | 'invalid_token'
+  | 'missing_client_certificate'
+  | 'certificate_names_another_proxy'
+  | 'missing_credentials'
+  | 'invalid_credentials'
+  | 'identity_names_another_proxy';
 
 export type AccessDecision =
   | { allowed: true }
@@ -36,8 +76,23 @@ export type AccessDecision =
       /** UNAUTHENTICATED: no valid credentials. PERMISSION_DENIED: valid credentials of someone else. */
       code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
       reason: RefusalReason;
+      /** Says what was expected; never echoes a secret, token or signature. */
       message: string;
     };
+
+/**
+ * The access keys could not be read (DynamoDB or the secret sealer failing): the stream is
+ * neither served nor refused, but answered UNAVAILABLE so the proxy retries.
+ */
+export class AccessCheckUnavailableError extends Error {
+  override name = 'AccessCheckUnavailableError';
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -91,11 +146,18 @@ function refuse(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', reason: RefusalRe
   return { allowed: false, code, reason, message };
 }
 
+const ALLOWED: AccessDecision = { allowed: true };
+
 /**
- * Decides whether a client may be served the configuration of the proxy it claims to be. The
- * one place identity is checked: the per-proxy tokens and SigV4 of later work plug in here.
+ * Decides whether a client may be served the configuration of the proxy it claims to be: the
+ * one place identity is checked, once per stream. Without `keys`, the shared bearer token and
+ * the client certificate are checked as configured. With `keys`, the client must prove the
+ * identity it claims by one of: a verified client certificate naming the proxy, a per-proxy
+ * token (`authorization: Bearer <accessKeyId>.<secret>`, or in node metadata
+ * `meshline.proxyToken`), or a SigV4 signature of the call as Envoy's `aws_iam` gRPC
+ * credentials make it. Throws {@link AccessCheckUnavailableError} when keys cannot be read.
  */
-export function checkAccess(policy: AccessPolicy, peer: PeerCredentials, claimed: ProxyId): AccessDecision {
+export async function checkAccess(policy: AccessPolicy, peer: PeerCredentials, claimed: ProxyId): Promise<AccessDecision> {
   if (policy.bearerToken !== undefined) {
     const header = peer.authorization[0];
     if (header === undefined) return refuse('UNAUTHENTICATED', 'missing_token', 'this relay requires "authorization: Bearer <token>" metadata');
@@ -106,17 +168,216 @@ export function checkAccess(policy: AccessPolicy, peer: PeerCredentials, claimed
   }
   if (policy.requireClientCertificate) {
     if (peer.certificateSubjectAltName === undefined) {
-      return refuse('UNAUTHENTICATED', 'missing_client_certificate', "this relay requires a client certificate signed by its client CA");
+      return refuse('UNAUTHENTICATED', 'missing_client_certificate', 'this relay requires a client certificate signed by its client CA');
     }
-    const named = certificateNames(peer.certificateSubjectAltName);
-    if (!named.some((proxy) => sameProxy(proxy, claimed))) {
-      return refuse(
-        'PERMISSION_DENIED',
-        'certificate_names_another_proxy',
-        `the client certificate does not name mesh/${claimed.mesh}/${claimed.kind}/${claimed.name} ` +
-          '(a URI or DNS SAN must be its node id or ARN)',
-      );
-    }
+    const certificate = checkCertificate(peer.certificateSubjectAltName, claimed);
+    // A certificate naming the proxy proves its identity; keys add nothing to it.
+    if (certificate) return certificate;
   }
-  return { allowed: true };
+  return policy.keys ? checkIdentity(policy.keys, peer, claimed) : ALLOWED;
+}
+
+/** Allowed if the certificate names the claimed proxy, else certificate_names_another_proxy. */
+function checkCertificate(subjectAltName: string, claimed: ProxyId): AccessDecision {
+  if (certificateNames(subjectAltName).some((proxy) => sameProxy(proxy, claimed))) return ALLOWED;
+  return refuse(
+    'PERMISSION_DENIED',
+    'certificate_names_another_proxy',
+    `the client certificate does not name mesh/${claimed.mesh}/${claimed.kind}/${claimed.name} ` +
+      '(a URI or DNS SAN must be its node id or ARN)',
+  );
+}
+
+/**
+ * Tries each proof presented (certificate, authorization values, node metadata token) until one
+ * proves the claimed identity. Otherwise: a valid identity of someone else is PERMISSION_DENIED
+ * (it names the key, never its secret), anything else UNAUTHENTICATED.
+ */
+async function checkIdentity(keys: AccessKeyCheck, peer: PeerCredentials, claimed: ProxyId): Promise<AccessDecision> {
+  const refusals: AccessDecision[] = [];
+  if (peer.certificateSubjectAltName !== undefined && certificateNames(peer.certificateSubjectAltName).length > 0) {
+    const certificate = checkCertificate(peer.certificateSubjectAltName, claimed);
+    if (certificate.allowed) return certificate;
+    refusals.push(certificate);
+  }
+  const proofs: (() => Promise<AccessDecision>)[] = [
+    ...peer.authorization.map((value) => () => checkAuthorization(keys, peer, value, claimed)),
+    ...(peer.nodeProxyToken !== undefined ? [() => checkProxyToken(keys, peer.nodeProxyToken ?? '', 'node metadata meshline.proxyToken', claimed)] : []),
+  ];
+  for (const proof of proofs) {
+    const decision = await proof();
+    if (decision.allowed) return decision;
+    refusals.push(decision);
+  }
+  const denied = refusals.find((decision) => !decision.allowed && decision.code === 'PERMISSION_DENIED');
+  if (denied) return denied;
+  return (
+    refusals[0] ??
+    refuse(
+      'UNAUTHENTICATED',
+      'missing_credentials',
+      `this relay requires proof of the identity a proxy claims: "authorization: Bearer <accessKeyId>.<secret>" metadata, ` +
+        `a SigV4 (AWS4-HMAC-SHA256) signature of the call for service ${SIGNING_SERVICE} in ${keys.region}, ` +
+        `the token in node metadata "${PROXY_TOKEN_METADATA_KEY}", or a client certificate naming the proxy`,
+    )
+  );
+}
+
+function invalid(message: string): AccessDecision {
+  return refuse('UNAUTHENTICATED', 'invalid_credentials', message);
+}
+
+/** One `authorization` value: a per-proxy token or a SigV4 signature. */
+function checkAuthorization(keys: AccessKeyCheck, peer: PeerCredentials, value: string, claimed: ProxyId): Promise<AccessDecision> {
+  const trimmed = value.trim();
+  const bearer = /^Bearer\s+(\S*)$/i.exec(trimmed);
+  if (bearer) return checkProxyToken(keys, bearer[1] ?? '', 'the bearer token', claimed);
+  if (/^AWS4-HMAC-SHA256(\s|$)/.test(trimmed)) return checkSignature(keys, peer, trimmed, claimed);
+  return Promise.resolve(
+    invalid('authorization metadata must be "Bearer <accessKeyId>.<secret>" (a proxy token) or an AWS4-HMAC-SHA256 signature'),
+  );
+}
+
+/** A per-proxy token `<accessKeyId>.<secret>`; the secret compared in constant time. */
+async function checkProxyToken(keys: AccessKeyCheck, token: string, what: string, claimed: ProxyId): Promise<AccessDecision> {
+  const parsed = parseProxyToken(token);
+  if (!parsed) return invalid(`${what} is not a proxy token of the form <accessKeyId>.<secret> (meshline keys create --role proxy prints one)`);
+  const key = await activeKey(keys, parsed.accessKeyId);
+  if (!key) return invalid(`${what} names an access key that is unknown or revoked`);
+  if (!sameSecret(parsed.secretAccessKey, await secretOf(keys, key))) return invalid(`${what} is not valid: its secret does not match its access key`);
+  return authorize(key, claimed);
+}
+
+/** A SigV4 signature of the call, as Envoy's `envoy.grpc_credentials.aws_iam` signs it (service `appmesh`). */
+async function checkSignature(keys: AccessKeyCheck, peer: PeerCredentials, authorization: string, claimed: ProxyId): Promise<AccessDecision> {
+  const call = peer.call ?? { path: '', authority: '', metadata: {} };
+  const request = grpcSignedRequest({ path: call.path, authority: call.authority, metadata: { ...call.metadata, authorization } });
+  let claim: ReturnType<typeof readSignature>;
+  try {
+    claim = readSignature(request);
+  } catch (error) {
+    if (!(error instanceof MeshlineError)) throw error;
+    return invalid(
+      'the AWS4-HMAC-SHA256 authorization is malformed: it needs Credential=<accessKeyId>/<date>/<region>/appmesh/aws4_request, ' +
+        'SignedHeaders and Signature, an x-amz-date metadata value, and no session token',
+    );
+  }
+  if (!claim) return invalid('the AWS4-HMAC-SHA256 authorization is malformed');
+  const key = await activeKey(keys, claim.accessKeyId);
+  if (!key) return invalid('the SigV4 signature names an access key that is unknown or revoked');
+  try {
+    verifySignature(request, claim, await secretOf(keys, key), { now: keys.now?.() ?? new Date(), region: keys.region, services: [SIGNING_SERVICE] });
+  } catch (error) {
+    if (!(error instanceof InvalidSignatureError)) throw error;
+    return invalid(signatureProblem(error.message, keys.region));
+  }
+  return authorize(key, claimed);
+}
+
+/** What is wrong with a signature, in words of our own: the verifier's message may quote the request. */
+function signatureProblem(message: string, region: string): string {
+  if (/^Signature (expired|not yet current)/.test(message)) return 'the SigV4 signature is expired or not yet valid: it must be made within 15 minutes of the relay\'s clock';
+  if (/scope|scoped/i.test(message)) return `the SigV4 credential must be scoped to region ${region} and service ${SIGNING_SERVICE}`;
+  if (/SignedHeader/.test(message)) return 'the SigV4 signature must sign the host (:authority)';
+  return 'the SigV4 signature does not match: it must sign the call (POST, its path, :authority) with the secret of its access key';
+}
+
+/** A valid key: may it receive this proxy's configuration? */
+function authorize(key: AccessKey, claimed: ProxyId): AccessDecision {
+  if (mayServeProxy({ accessKeyId: key.accessKeyId, role: key.role, meshes: key.meshes, proxies: key.proxies ?? [] }, claimed)) return ALLOWED;
+  return refuse(
+    'PERMISSION_DENIED',
+    'identity_names_another_proxy',
+    `access key ${key.accessKeyId} may not receive the configuration of ${nodeIdOf(claimed)} ` +
+      '(a proxy key must name that node id, or an admin key its mesh)',
+  );
+}
+
+/** The key if it exists and is Active. A failing read is no refusal: UNAVAILABLE, and the proxy retries. */
+async function activeKey(keys: AccessKeyCheck, accessKeyId: string): Promise<AccessKey | undefined> {
+  let key: AccessKey | undefined;
+  try {
+    key = await keys.store.get(accessKeyId);
+  } catch (error) {
+    throw new AccessCheckUnavailableError('access keys cannot be read right now; retry', error);
+  }
+  return key?.status === 'Active' ? key : undefined;
+}
+
+async function secretOf(keys: AccessKeyCheck, key: AccessKey): Promise<string> {
+  try {
+    return await keys.store.secretOf(key);
+  } catch (error) {
+    // Deleted between the two reads: as unknown. Anything else (KMS, a sealed secret that does
+    // not open) is the relay's problem, not the client's.
+    if (error instanceof NotFoundError) return '';
+    throw new AccessCheckUnavailableError('access keys cannot be read right now; retry', error);
+  }
+}
+
+// --- Node metadata -----------------------------------------------------------------------------
+
+/**
+ * `node.metadata["meshline.proxyToken"]` of an encoded DiscoveryRequest (node is field 2) or
+ * DeltaDiscoveryRequest (field 1): the string value, `''` when the key holds something other
+ * than a string, undefined when absent or unreadable. The relay's own decoder skips
+ * `node.metadata` (a Struct), so this reads the bytes once more, only for first requests.
+ */
+export function nodeProxyToken(request: Uint8Array, nodeField: 1 | 2): string | undefined {
+  try {
+    let token: string | undefined;
+    for (const [field, node] of lengthDelimitedFields(request)) {
+      if (field !== nodeField) continue;
+      for (const [nodePart, metadata] of lengthDelimitedFields(node)) {
+        if (nodePart !== 3) continue; // Node.metadata: google.protobuf.Struct
+        for (const [structPart, entry] of lengthDelimitedFields(metadata)) {
+          if (structPart !== 1) continue; // Struct.fields: map<string, Value>
+          let key = '';
+          let value: Uint8Array | undefined;
+          for (const [entryPart, bytes] of lengthDelimitedFields(entry)) {
+            if (entryPart === 1) key = Buffer.from(bytes).toString('utf8');
+            else if (entryPart === 2) value = bytes;
+          }
+          if (key !== PROXY_TOKEN_METADATA_KEY) continue;
+          token = '';
+          for (const [valuePart, bytes] of lengthDelimitedFields(value ?? new Uint8Array())) {
+            if (valuePart === 3) token = Buffer.from(bytes).toString('utf8'); // Value.string_value
+          }
+        }
+      }
+    }
+    return token;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The length-delimited fields of a message as [field number, bytes]; other wire types skipped. Throws on truncation. */
+function* lengthDelimitedFields(bytes: Uint8Array): Generator<[number, Uint8Array]> {
+  let offset = 0;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (offset >= bytes.length) throw new RangeError('truncated varint');
+      const byte = bytes[offset++] as number;
+      if (shift < 49) value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+    throw new RangeError('varint too long');
+  };
+  while (offset < bytes.length) {
+    const tag = varint();
+    const wireType = tag % 8;
+    const field = Math.floor(tag / 8);
+    if (wireType === 0) varint();
+    else if (wireType === 1) offset += 8;
+    else if (wireType === 5) offset += 4;
+    else if (wireType === 2) {
+      const length = varint();
+      if (offset + length > bytes.length) throw new RangeError('truncated field');
+      yield [field, bytes.subarray(offset, offset + length)];
+      offset += length;
+    } else throw new RangeError(`unsupported wire type ${wireType}`);
+    if (offset > bytes.length) throw new RangeError('truncated field');
+  }
 }

@@ -4,10 +4,10 @@ import type { ProxySyncStatus, SyncTypeName } from '../shared/store/sync-status.
 import type { Snapshot } from '../shared/store/snapshots.js';
 import { parseNodeId, proxyKey, type ProxyId } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
-import { checkAccess, type AccessPolicy, type PeerCredentials } from './access.js';
+import { AccessCheckUnavailableError, checkAccess, nodeProxyToken, type AccessPolicy, type PeerCredentials } from './access.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics, Sample } from './metrics.js';
-import type { EncodedResponse, ErrorDetail, RequestNode } from './protocol.js';
+import type { aggregatedDiscoveryService, EncodedResponse, ErrorDetail, RequestNode } from './protocol.js';
 import { ProxyNotFoundError, SnapshotUnavailableError, type SnapshotSource, type SnapshotSubscription } from './snapshot-source.js';
 
 /** What a protocol state machine tells the transport about a response it sends. */
@@ -118,6 +118,7 @@ function statusOf(error: unknown): StreamError {
   if (error instanceof StreamError) return error;
   if (error instanceof ProxyNotFoundError) return new StreamError(grpc.status.NOT_FOUND, error.message);
   if (error instanceof SnapshotUnavailableError) return new StreamError(grpc.status.UNAVAILABLE, error.message);
+  if (error instanceof AccessCheckUnavailableError) return new StreamError(grpc.status.UNAVAILABLE, error.message);
   return new StreamError(grpc.status.INTERNAL, 'internal error');
 }
 
@@ -131,12 +132,58 @@ export function typeBit(typeUrl: ResourceTypeUrl): number {
   return 1 << RESOURCE_TYPE_URLS.indexOf(typeUrl);
 }
 
-/** What the client presented: its verified certificate (if any) and its authorization metadata. */
-function credentialsOf(call: grpc.ServerDuplexStream<unknown, unknown>): PeerCredentials {
+/**
+ * Where the relay's request decoder leaves `node.metadata["meshline.proxyToken"]` of a request
+ * that carries a node (see {@link withNodeProxyTokens}); the token is never logged.
+ */
+export const NODE_PROXY_TOKEN = Symbol('meshline.proxyToken');
+
+interface WithNodeProxyToken {
+  [NODE_PROXY_TOKEN]?: string | undefined;
+}
+
+/**
+ * The ADS service with request decoders that also read the per-proxy token from node metadata,
+ * which the relay's own decoder skips: only requests that carry a node pay for it.
+ */
+export function withNodeProxyTokens(service: typeof aggregatedDiscoveryService): typeof aggregatedDiscoveryService {
+  const sotw = service.StreamAggregatedResources;
+  const delta = service.DeltaAggregatedResources;
+  return {
+    StreamAggregatedResources: {
+      ...sotw,
+      requestDeserialize: (bytes: Uint8Array) => {
+        const request = sotw.requestDeserialize(bytes);
+        if (request.node) (request as WithNodeProxyToken)[NODE_PROXY_TOKEN] = nodeProxyToken(bytes, 2);
+        return request;
+      },
+    },
+    DeltaAggregatedResources: {
+      ...delta,
+      requestDeserialize: (bytes: Uint8Array) => {
+        const request = delta.requestDeserialize(bytes);
+        if (request.node) (request as WithNodeProxyToken)[NODE_PROXY_TOKEN] = nodeProxyToken(bytes, 1);
+        return request;
+      },
+    },
+  };
+}
+
+/**
+ * What the client presented: its verified certificate (if any), its authorization metadata, the
+ * call as SigV4 signed it, and the token in its first request's node metadata.
+ */
+function credentialsOf(call: grpc.ServerDuplexStream<unknown, unknown>, first: AdsRequest): PeerCredentials {
   const certificate = call.getAuthContext().sslPeerCertificate;
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(call.metadata.getMap())) {
+    if (typeof value === 'string') metadata[key] = value;
+  }
   return {
     certificateSubjectAltName: certificate ? (certificate.subjectaltname ?? '') : undefined,
     authorization: call.metadata.get('authorization').map(String),
+    call: { path: call.getPath(), authority: call.getHost(), metadata },
+    nodeProxyToken: (first as WithNodeProxyToken)[NODE_PROXY_TOKEN],
   };
 }
 
@@ -151,7 +198,7 @@ function userAgent(node: RequestNode | null): string | undefined {
  * snapshots to the protocol state machine, writes what it sends, records sync status, and turns
  * failures into gRPC statuses (INVALID_ARGUMENT for a bad node id, UNAUTHENTICATED or
  * PERMISSION_DENIED for refused credentials, NOT_FOUND for a proxy its mesh does not list,
- * UNAVAILABLE while nothing can be read).
+ * UNAVAILABLE while nothing can be read, snapshots or access keys).
  */
 export function adsStreamHandler<Request extends AdsRequest>(
   deps: AdsDependencies,
@@ -288,10 +335,19 @@ export function adsStreamHandler<Request extends AdsRequest>(
     async function start(first: Request): Promise<void> {
       const proxy = proxyOf(first);
       node = first.node?.id;
-      const decision = checkAccess(deps.access, credentialsOf(call), proxy);
+      let decision: Awaited<ReturnType<typeof checkAccess>>;
+      try {
+        decision = await checkAccess(deps.access, credentialsOf(call, first), proxy);
+      } catch (error) {
+        // The cause is the store's error (DynamoDB, KMS): never the client's credentials.
+        if (error instanceof AccessCheckUnavailableError) logger.warn('access keys unreadable; stream answered UNAVAILABLE', { stream: streamId, node, peer, error: error.cause });
+        throw error;
+      }
+      if (closed) return;
       if (!decision.allowed) {
         metrics.accessRefused.inc({ reason: decision.reason });
-        logger.warn('stream refused', { stream: streamId, node, peer, reason: decision.reason });
+        // The reason and our own message only: never the authorization metadata or a token.
+        logger.warn('stream refused', { stream: streamId, node, peer, reason: decision.reason, detail: decision.message });
         throw new StreamError(grpc.status[decision.code], decision.message);
       }
       if (deps.syncStatus) {

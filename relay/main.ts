@@ -3,9 +3,11 @@
  * `npm run build:relay`. Configured by environment; see relay/README.md for every variable.
  * SIGTERM or SIGINT stops accepting streams, ends the open ones and exits 0.
  */
+import { authSettingsFromEnv, createAccessKeyStore } from '../shared/auth/settings.js';
 import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../shared/store/clients.js';
 import { SnapshotStore } from '../shared/store/snapshots.js';
 import { jsonLogger, logLevel } from './log.js';
+import type { AccessKeyCheck } from './access.js';
 import { DEFAULT_CONNECTION, startRelay } from './server.js';
 
 const env = process.env;
@@ -34,6 +36,37 @@ const clientCa = env.MESHLINE_RELAY_TLS_CLIENT_CA || undefined;
 if ((tlsCert === undefined) !== (tlsKey === undefined)) fail('MESHLINE_RELAY_TLS_CERT and MESHLINE_RELAY_TLS_KEY must be set together');
 if (clientCa && !tlsCert) fail('MESHLINE_RELAY_TLS_CLIENT_CA (mTLS) needs MESHLINE_RELAY_TLS_CERT and MESHLINE_RELAY_TLS_KEY');
 
+/**
+ * MESHLINE_RELAY_AUTH: `required` (every stream proves the proxy it claims with a Meshline access
+ * key or a client certificate) or `off`. The default follows the API's MESHLINE_AUTH.
+ */
+function relayAccessKeys(): AccessKeyCheck | undefined {
+  const apiAuth = env.MESHLINE_AUTH || undefined;
+  if (apiAuth !== undefined && apiAuth !== 'on' && apiAuth !== 'off') fail(`MESHLINE_AUTH must be on or off, got ${JSON.stringify(apiAuth)}`);
+  const mode = env.MESHLINE_RELAY_AUTH || (apiAuth === 'off' ? 'off' : 'required');
+  if (mode !== 'required' && mode !== 'off') fail(`MESHLINE_RELAY_AUTH must be required or off, got ${JSON.stringify(mode)}`);
+  if (mode === 'off') {
+    logger.warn('MESHLINE_RELAY_AUTH is off: the relay serves any proxy that names itself');
+    return undefined;
+  }
+  if (env.MESHLINE_RELAY_TOKEN) {
+    fail('MESHLINE_RELAY_TOKEN (one token shared by every proxy) cannot be combined with MESHLINE_RELAY_AUTH=required, where each proxy proves its own identity: unset it, or set MESHLINE_RELAY_AUTH=off');
+  }
+  let auth: ReturnType<typeof authSettingsFromEnv>;
+  try {
+    // The relay's mode decides, whatever MESHLINE_AUTH says of the API.
+    auth = authSettingsFromEnv({ ...env, MESHLINE_AUTH: 'on' });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const missing = 'MESHLINE_AUTH is on, but ';
+    const reason = message.startsWith(missing) ? `, but ${message.slice(missing.length)}` : `: ${message}`;
+    fail(`MESHLINE_RELAY_AUTH=required (the default unless MESHLINE_AUTH=off) needs the access keys table and sealer${reason}; or set MESHLINE_RELAY_AUTH=off`);
+  }
+  if (!auth.enabled) fail('MESHLINE_RELAY_AUTH=required needs the access keys table');
+  return { store: createAccessKeyStore(auth, settings), region: settings.region };
+}
+const keys = relayAccessKeys();
+
 const syncTable = env.MESHLINE_SYNC_TABLE || undefined;
 const dynamodb = syncTable ? createDocumentClient(settings) : undefined;
 
@@ -46,7 +79,7 @@ const relay = await startRelay({
   unknownProxyWaitMs: integer('MESHLINE_RELAY_UNKNOWN_PROXY_WAIT_MS', 0, 0, 3_600_000),
   logger,
   tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey, clientCaFile: clientCa } : undefined,
-  access: { bearerToken: env.MESHLINE_RELAY_TOKEN || undefined },
+  access: { bearerToken: env.MESHLINE_RELAY_TOKEN || undefined, keys },
   syncStatus:
     syncTable && dynamodb
       ? {

@@ -113,7 +113,11 @@ export interface RelayMetrics {
   acks: Counter;
   /** Requests that rejected a response (error_detail set), labels `type` and `code` (the gRPC status name of error_detail.code; the message goes to logs and sync status). */
   nacks: Counter;
-  /** Streams refused for their credentials, label `reason` (missing_token, invalid_token, missing_client_certificate, certificate_names_another_proxy). */
+  /**
+   * Streams refused for their credentials, label `reason`: missing_token, invalid_token,
+   * missing_client_certificate, certificate_names_another_proxy (shared token and mTLS), and
+   * missing_credentials, invalid_credentials, identity_names_another_proxy (access keys).
+   */
   accessRefused: Counter;
   /** Sync status items written, and writes or deletes that failed. */
   syncStatusWrites: Counter;

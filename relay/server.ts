@@ -7,7 +7,7 @@ import { proxyKey } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES } from '../shared/xds/type-urls.js';
 import type { AccessPolicy } from './access.js';
 import { hostPort, startAdmin } from './admin.js';
-import { adsStreamHandler, typeBit, type AdsStreamHandle } from './ads.js';
+import { adsStreamHandler, typeBit, withNodeProxyTokens, type AdsStreamHandle } from './ads.js';
 import { DeltaStream } from './delta.js';
 import { jsonLogger, type Logger } from './log.js';
 import { createRelayMetrics, type MetricsRegistry, type RelayMetrics, type Sample } from './metrics.js';
@@ -32,7 +32,10 @@ export interface RelayOptions {
   logger?: Logger;
   /** Serve ADS over TLS (with a client CA: mTLS). Plaintext without. */
   tls?: TlsFiles | undefined;
-  /** Who may be served; see AccessPolicy. Defaults to: a client certificate when TLS has a client CA, no token. */
+  /**
+   * Who may be served; see AccessPolicy. Defaults to: a client certificate when TLS has a client
+   * CA (unless `keys` is set: then a certificate is one proof among others), no token, no keys.
+   */
   access?: Partial<AccessPolicy> | undefined;
   /** Records each stream's ACKed versions and last NACK in this table (see shared/store/sync-status.ts). */
   syncStatus?: SyncStatusOptions | undefined;
@@ -107,12 +110,19 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const streams = new Set<AdsStreamHandle>();
   const connection = { ...DEFAULT_CONNECTION, ...options.connection };
   const credentials = options.tls ? new RelayTlsCredentials(options.tls, logger) : grpc.ServerCredentials.createInsecure();
+  const keys = options.access?.keys;
   const access: AccessPolicy = {
-    requireClientCertificate: options.access?.requireClientCertificate ?? options.tls?.clientCaFile !== undefined,
+    // With access keys a client certificate is one proof among others, not a requirement.
+    requireClientCertificate: options.access?.requireClientCertificate ?? (options.tls?.clientCaFile !== undefined && keys === undefined),
     bearerToken: options.access?.bearerToken,
+    keys,
   };
   if (access.requireClientCertificate && !options.tls?.clientCaFile) {
     throw new Error('requiring client certificates needs TLS with a client CA');
+  }
+  if (keys && access.bearerToken !== undefined) {
+    // Both would travel as `authorization: Bearer ...`; a shared token proves no proxy's identity.
+    throw new Error('a shared bearer token cannot be combined with access keys: per-proxy tokens replace it');
   }
   let serving = false;
 
@@ -134,7 +144,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     syncStatus,
     relayId: options.relayId ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
   };
-  server.addService(aggregatedDiscoveryService, {
+  // Only with access keys is the per-proxy token read from node metadata.
+  server.addService(keys ? withNodeProxyTokens(aggregatedDiscoveryService) : aggregatedDiscoveryService, {
     StreamAggregatedResources: adsStreamHandler(deps, 'sotw', (events, streamId) => new SotwStream(events, streamId)),
     DeltaAggregatedResources: adsStreamHandler(deps, 'delta', (events, streamId) => new DeltaStream(events, streamId)),
   });
@@ -156,6 +167,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     pollIntervalMs: options.pollIntervalMs,
     tls: options.tls ? (options.tls.clientCaFile ? 'mtls' : 'tls') : 'off',
     token: access.bearerToken !== undefined,
+    accessKeys: keys !== undefined,
     syncStatus: options.syncStatus !== undefined,
   });
 

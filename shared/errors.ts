@@ -57,3 +57,50 @@ export class TooManyRequestsError extends MeshlineError {
   readonly code = 'TooManyRequestsException';
   readonly statusCode = 429;
 }
+
+/*
+ * Authentication and authorization, answered as AWS's service frontend answers them (the
+ * codes the SDKs and the CLI know, including the clock-skew codes the SDKs retry after
+ * correcting their clock). The messages are AWS's own wording where it has one.
+ */
+
+/** The request carries no signature at all (HTTP 403). */
+export class MissingAuthenticationTokenError extends MeshlineError {
+  override name = 'MissingAuthenticationTokenError';
+  readonly code = 'MissingAuthenticationTokenException';
+  readonly statusCode = 403;
+  constructor(message = 'Missing Authentication Token') {
+    super(message);
+  }
+}
+
+/** The Authorization header or the presigned query is malformed or incomplete (HTTP 400). */
+export class IncompleteSignatureError extends MeshlineError {
+  override name = 'IncompleteSignatureError';
+  readonly code = 'IncompleteSignatureException';
+  readonly statusCode = 400;
+}
+
+/** The signature does not match, is expired or not yet valid, or is scoped wrongly (HTTP 403). */
+export class InvalidSignatureError extends MeshlineError {
+  override name = 'InvalidSignatureError';
+  readonly code = 'InvalidSignatureException';
+  readonly statusCode = 403;
+}
+
+/** The access key is unknown or revoked, or a session token was sent (HTTP 403). */
+export class UnrecognizedClientError extends MeshlineError {
+  override name = 'UnrecognizedClientError';
+  readonly code = 'UnrecognizedClientException';
+  readonly statusCode = 403;
+  constructor(message = 'The security token included in the request is invalid.') {
+    super(message);
+  }
+}
+
+/** A valid key that may not perform this action on this resource (HTTP 403). */
+export class AccessDeniedError extends MeshlineError {
+  override name = 'AccessDeniedError';
+  readonly code = 'AccessDeniedException';
+  readonly statusCode = 403;
+}

@@ -35,6 +35,28 @@ function jsonBody(event: APIGatewayProxyEventV2): unknown {
   }
 }
 
+/** What an extension call does, for authorization: its action name, whether it writes, its mesh. */
+export interface ExtensionAction {
+  action: string;
+  write: boolean;
+  mesh?: string | undefined;
+}
+
+/**
+ * Names the extension operation a request calls, without running it; undefined when there is
+ * none (invokeExtension then answers UnknownOperation).
+ */
+export function extensionAction(event: APIGatewayProxyEventV2): ExtensionAction | undefined {
+  const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
+  const path = event.rawPath ?? '/';
+  const status = PROXY_STATUS.exec(path);
+  if (status && method === 'GET') return { action: 'GetProxyStatus', write: false, mesh: label(status[1] ?? '') };
+  if (CLOUDMAP_INSTANCE.test(path) && method === 'PUT') return { action: 'RegisterInstance', write: true };
+  if (CLOUDMAP_INSTANCE.test(path) && method === 'DELETE') return { action: 'DeregisterInstance', write: true };
+  if (CLOUDMAP_INSTANCES.test(path) && method === 'GET') return { action: 'ListInstances', write: false };
+  return undefined;
+}
+
 /** Runs a Meshline extension operation; the caller checked the path starts with EXTENSION_PREFIX. */
 export async function invokeExtension(runtime: Runtime, event: APIGatewayProxyEventV2): Promise<unknown> {
   const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';

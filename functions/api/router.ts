@@ -87,12 +87,18 @@ export interface RoutedRequest {
   input: Record<string, unknown>;
 }
 
+/** A request matched to its operation; its input not read yet (authorization comes first). */
+export interface MatchedRoute {
+  operation: OperationName;
+  /** Builds the input from the path labels, the query string and the JSON body, validated. */
+  parseInput(): Record<string, unknown>;
+}
+
 /**
- * Finds the operation of a request and builds its input from the path labels, the query
- * string and the JSON body, validated by the operation's input schema: a violation is a
- * BadRequest naming the member, the bound and the value.
+ * Finds the operation of a request by method and path. No App Mesh operation there is an
+ * UnknownOperation (404), as AWS answers it.
  */
-export function routeRequest(event: APIGatewayProxyEventV2): RoutedRequest {
+export function matchRoute(event: APIGatewayProxyEventV2): MatchedRoute {
   const method = event.requestContext?.http?.method?.toUpperCase() ?? 'GET';
   const path = event.rawPath ?? '/';
   let pathMatched = false;
@@ -101,17 +107,29 @@ export function routeRequest(event: APIGatewayProxyEventV2): RoutedRequest {
     if (!match) continue;
     pathMatched = true;
     if (route.method !== method) continue;
-    const labels: Record<string, string> = {};
-    route.labels.forEach((label, index) => {
-      labels[label] = decodeLabel(label, match[index + 1] ?? '');
-    });
-    const query = Object.fromEntries(new URLSearchParams(event.rawQueryString ?? ''));
-    const body = route.operation.body ? readBody(event) : undefined;
     return {
       operation: route.operation.name,
-      input: parseOperationInput(route.operation, { labels, query, body }) as Record<string, unknown>,
+      parseInput: function parseRouteInput() {
+        const labels: Record<string, string> = {};
+        route.labels.forEach((label, index) => {
+          labels[label] = decodeLabel(label, match[index + 1] ?? '');
+        });
+        const query = Object.fromEntries(new URLSearchParams(event.rawQueryString ?? ''));
+        const body = route.operation.body ? readBody(event) : undefined;
+        return parseOperationInput(route.operation, { labels, query, body }) as Record<string, unknown>;
+      },
     };
   }
   if (pathMatched) throw new UnknownOperationError(`${method} is not an App Mesh operation on ${path}.`);
   throw new UnknownOperationError(`No App Mesh operation at ${method} ${path}.`);
+}
+
+/**
+ * Finds the operation of a request and builds its input from the path labels, the query
+ * string and the JSON body, validated by the operation's input schema: a violation is a
+ * BadRequest naming the member, the bound and the value.
+ */
+export function routeRequest(event: APIGatewayProxyEventV2): RoutedRequest {
+  const route = matchRoute(event);
+  return { operation: route.operation, input: route.parseInput() };
 }

@@ -4,11 +4,12 @@
  * port, so every arrow of the architecture is exercised over the wire. With an `awsEndpoint`
  * (LocalStack) the two emulators are replaced by it and the rest stays the same.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureSyncStatusTable, ensureTable, startDynamoDbLocal } from './dynamodb.js';
 import { createStackLog, type StackLog } from './log.js';
@@ -25,6 +26,8 @@ import {
   StackError,
   type Part,
 } from './processes.js';
+import { AccessKeyStore, ensureKeysTable } from '../../shared/auth/keys.js';
+import { FileSecretSealer } from '../../shared/auth/sealer.js';
 import { awaitS3, ensureBucket, S3RVER_CREDENTIALS, startS3rver, type EmbeddedS3 } from './s3.js';
 
 export { StackError } from './processes.js';
@@ -74,6 +77,17 @@ export interface LocalStackOptions {
    * keeps its own signal handling, and a part that dies only stops the stack.
    */
   ownsProcess?: boolean;
+  /**
+   * Verify SigV4 on the API and proxy identities at the relay (default true). Off is for
+   * throwaway runs: anyone who reaches the ports can change the mesh.
+   */
+  auth?: boolean;
+  /**
+   * A file to write, once the stack is ready, with what a client needs (endpoints, the MESHLINE_*
+   * environment, the admin key); removed on stop. `npm start` writes `.meshline/stack.json`, which
+   * the `meshline` CLI reads. Mode 0600: it holds a secret.
+   */
+  stateFile?: string;
   tableName?: string;
   bucketName?: string;
   accountId?: string;
@@ -105,6 +119,12 @@ export interface LocalStack {
   region: string;
   /** Every line any part printed, prefixed with its name. */
   logFile: string;
+  /** The admin key for all meshes the stack issued (or found from an earlier run); absent when auth is off. */
+  adminKey: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** The access keys table, next to the mesh table. */
+  keysTableName: string;
+  /** The local key file that seals the keys' secrets (what KMS does in AWS). */
+  keyFile: string;
   /** Stops every part and waits until they are gone. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -117,7 +137,7 @@ const DYNAMODB_LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'loc
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Reads the stack options that `npm start` and `npm test` take from the environment. */
-export function stackOptionsFromEnv(env: NodeJS.ProcessEnv): Pick<LocalStackOptions, 'ports' | 'awsEndpoint' | 'accountId'> {
+export function stackOptionsFromEnv(env: NodeJS.ProcessEnv): Pick<LocalStackOptions, 'ports' | 'awsEndpoint' | 'accountId' | 'auth'> {
   const ports: Partial<StackPorts> = {};
   for (const [part, name] of Object.entries(PORT_ENV) as [keyof StackPorts, string][]) {
     const value = env[name];
@@ -128,8 +148,11 @@ export function stackOptionsFromEnv(env: NodeJS.ProcessEnv): Pick<LocalStackOpti
     }
     ports[part] = port;
   }
+  const auth = env.MESHLINE_AUTH || 'on';
+  if (auth !== 'on' && auth !== 'off') throw new StackError(`MESHLINE_AUTH must be on or off, got: "${auth}"`);
   return {
     ports,
+    auth: auth === 'on',
     awsEndpoint: env.MESHLINE_AWS_ENDPOINT || undefined,
     ...(env.MESHLINE_ACCOUNT_ID ? { accountId: env.MESHLINE_ACCOUNT_ID } : {}),
   };
@@ -155,6 +178,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const jarDir = join(root, 'node_modules', '.cache', 'meshline', 'dynamodb-local');
   const relayMain = join(root, 'relay', 'main.ts');
   const wantRelay = options.relay ?? true;
+  const auth = options.auth ?? true;
+  const keysTableName = `${tableName}-keys`;
 
   // Fail on what the user must fix before creating anything.
   if (!awsEndpoint) {
@@ -168,6 +193,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (options.inMemory) guardTemporaryDir(dataDir);
   mkdirSync(dataDir, { recursive: true });
   const log = createStackLog(join(dataDir, 'local-stack.log'), options.quiet ?? false);
+  const keyFile = join(dataDir, 'auth.key');
 
   // What has been started so far, so stop() works at any point, even halfway through a start.
   const emulators: Part[] = [];
@@ -183,6 +209,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The emulators' clients go first, so they do not log a burst of connection errors.
       await Promise.all(functionsAndRelay.map((part) => stopPart(part)));
       await Promise.all([...emulators.map((part) => stopPart(part)), s3?.close()]);
+      if (options.stateFile) rmSync(options.stateFile, { force: true });
       dynamodb?.destroy();
       s3Client?.destroy();
       await log.close();
@@ -262,8 +289,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await Promise.all([
       ensureTable(dynamodb, tableName, log),
       ensureSyncStatusTable(dynamodb, syncTableName, log),
+      ensureKeysTable(dynamodb, keysTableName),
       ensureBucket(s3Client, bucketName, log),
     ]);
+    const keys = new AccessKeyStore({ client: DynamoDBDocumentClient.from(dynamodb), tableName: keysTableName, sealer: new FileSecretSealer(keyFile) });
+    const adminKey = auth ? await localAdminKey(keys, log) : undefined;
 
     const endpoints: StackEndpoints = {
       api: `http://127.0.0.1:${ports.api}`,
@@ -283,6 +313,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       MESHLINE_DYNAMODB_ENDPOINT: endpoints.dynamodb,
       MESHLINE_S3_ENDPOINT: endpoints.s3,
       MESHLINE_API_ENDPOINT: endpoints.api,
+      MESHLINE_AUTH: auth ? 'on' : 'off',
+      // Keys without a rate limit of their own are not throttled locally (the suite and the
+      // benchmarks drive hundreds of requests a second with the admin key); a key created with
+      // --rate-limit is, as in AWS, where the default is 50 per second.
+      MESHLINE_AUTH_RATE_LIMIT: process.env.MESHLINE_AUTH_RATE_LIMIT || '1000000',
+      MESHLINE_KEYS_TABLE: keysTableName,
+      MESHLINE_KEY_FILE: keyFile,
+      // Secrets are sealed with the key file here, never KMS: serverless.yml's default is the
+      // stage's KMS alias, and exactly one of the two may be set.
+      MESHLINE_KMS_KEY_ID: '',
       ...(endpoints.relayAds ? { MESHLINE_RELAY_ADS: endpoints.relayAds } : {}),
       ...(endpoints.relayAdmin ? { MESHLINE_RELAY_ADMIN: endpoints.relayAdmin } : {}),
     };
@@ -330,7 +370,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
     }
 
-    return { endpoints, env, tableName, bucketName, region: REGION, logFile: log.file, stop };
+    if (options.stateFile) {
+      mkdirSync(dirname(options.stateFile), { recursive: true });
+      writeFileSync(options.stateFile, `${JSON.stringify({ endpoints, env, adminKey }, null, 2)}\n`, { mode: 0o600 });
+    }
+    return { endpoints, env, tableName, bucketName, region: REGION, logFile: log.file, adminKey, keysTableName, keyFile, stop };
   } catch (error) {
     // Ctrl-C during the start: the waits failed because we stopped the parts, and stopAndExit
     // is about to exit the process. That is no error to report.
@@ -339,6 +383,23 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stop();
     throw error;
   }
+}
+
+/** What marks the admin key the local stack issues for itself. */
+const LOCAL_ADMIN_DESCRIPTION = 'local stack admin (npm start)';
+
+/**
+ * The local stack's admin key: the one an earlier run of this data directory issued, or a new
+ * one. Its secret is opened with the local key file, so a restart prints the same key.
+ */
+async function localAdminKey(keys: AccessKeyStore, log: StackLog): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  const existing = (await keys.list()).find(
+    (key) => key.status === 'Active' && key.role === 'admin' && key.meshes === '*' && key.description === LOCAL_ADMIN_DESCRIPTION,
+  );
+  if (existing) return { accessKeyId: existing.accessKeyId, secretAccessKey: await keys.secretOf(existing) };
+  const issued = await keys.create({ role: 'admin', meshes: '*', description: LOCAL_ADMIN_DESCRIPTION });
+  log.line('stack', `issued the admin access key ${issued.key.accessKeyId}`);
+  return { accessKeyId: issued.key.accessKeyId, secretAccessKey: issued.secretAccessKey };
 }
 
 /** The environment of a child: ours, minus credentials meant for real AWS, plus the stack's. */
@@ -369,11 +430,14 @@ async function startFunctions(
   await awaitReady(`the API at ${options.api} and its stream trigger`, 120_000, part, async (signal) => {
     await Promise.all([
       part.waitForLine(/Starting Offline Dynamodb Streams/),
-      // ListMeshes: read-only, and it warms the API function's worker for the first real request.
+      // ListMeshes, unsigned: read-only, and it warms the API function's worker for the first
+      // real request. Only the function's own answer counts (a mesh list, or an App Mesh error
+      // such as the 403 MissingAuthenticationToken of an unsigned call): while the handler fails
+      // to load, serverless-offline answers 200 with the exception, and that stack is not ready.
       pollUntil(async () => {
         const response = await fetch(`${options.api}/v20190125/meshes`, { signal });
-        await response.body?.cancel();
-        return true;
+        const body = await response.text();
+        return response.headers.has('x-amzn-errortype') || (response.status === 200 && body.includes('"meshes"'));
       }, signal),
     ]);
   });

@@ -24,6 +24,7 @@ import {
   type RouteSpec,
 } from '@aws-sdk/client-app-mesh';
 import { startLocalStack } from '../../scripts/local-stack/index.js';
+import { issueProxyTokenIn, keyStoreOf } from '../support/stack-keys.js';
 import { awsSettingsFromEnv, createS3Client } from '../../shared/store/clients.js';
 import { SnapshotStore } from '../../shared/store/snapshots.js';
 import { ROUTE } from '../../shared/xds/type-urls.js';
@@ -91,7 +92,8 @@ export async function run(): Promise<void> {
     quiet: true,
   });
   const [blue, green] = await Promise.all([startTestBackend('blue'), startTestBackend('green')]);
-  const appmesh = new AppMeshClient({ endpoint: stack.endpoints.api, region: stack.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const appmesh = new AppMeshClient({ endpoint: stack.endpoints.api, region: stack.region, credentials: stack.adminKey });
+  const keys = keyStoreOf(stack);
   const snapshots = new SnapshotStore(createS3Client(awsSettingsFromEnv(stack.env)), stack.bucketName);
   const relay = stack.endpoints.relayAds ?? '';
   const metricsUrl = `${stack.endpoints.relayAdmin ?? ''}/metrics`;
@@ -101,8 +103,9 @@ export async function run(): Promise<void> {
   const routeConfig = `${service}:${ROUTER_PORT}`;
   const figures = { s3: [] as number[], pushed: [] as number[], acked: [] as number[] };
   const misses: string[] = [];
-  const ads = new AdsTestClient(relay, nodeId);
-  const grpcClient = proxylessClient(service, { relayAddress: relay, nodeId });
+  const proxyToken = await issueProxyTokenIn(keys.store, nodeId);
+  const ads = new AdsTestClient(relay, nodeId, { metadata: { authorization: `Bearer ${proxyToken}` } });
+  const grpcClient = proxylessClient(service, { relayAddress: relay, nodeId, proxyToken });
   try {
     await appmesh.send(new CreateMeshCommand({ meshName }));
     await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'blue', spec: backendSpec(blue) }));
@@ -171,6 +174,7 @@ export async function run(): Promise<void> {
     ads.close();
     grpcClient.close();
     await Promise.all([blue.close(), green.close()]);
+    keys.close();
     await stack.stop();
   }
   console.log(`${UPDATES} route-weight updates (after one warm-up), each from UpdateRoute returning:`);

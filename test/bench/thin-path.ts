@@ -17,6 +17,7 @@ import {
   UpdateVirtualServiceCommand,
 } from '@aws-sdk/client-app-mesh';
 import { startLocalStack } from '../../scripts/local-stack/index.js';
+import { issueProxyTokenIn, keyStoreOf } from '../support/stack-keys.js';
 import { awsSettingsFromEnv, createS3Client } from '../../shared/store/clients.js';
 import { SnapshotStore } from '../../shared/store/snapshots.js';
 import { LISTENER } from '../../shared/xds/type-urls.js';
@@ -43,9 +44,9 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>, tim
 }
 
 /** Connects a raw ADS client, again and again while the relay answers NOT_FOUND, until it has listeners. */
-async function adsListeners(relay: string, nodeId: string): Promise<void> {
+async function adsListeners(relay: string, nodeId: string, proxyToken: string): Promise<void> {
   await until('ADS listeners', async () => {
-    const client = new AdsTestClient(relay, nodeId);
+    const client = new AdsTestClient(relay, nodeId, { metadata: { authorization: `Bearer ${proxyToken}` } });
     try {
       client.subscribe(LISTENER);
       const response = await client.next(5_000).catch(() => undefined);
@@ -67,7 +68,8 @@ export async function run(): Promise<void> {
     quiet: true,
   });
   const [blue, green] = await Promise.all([startTestBackend('blue'), startTestBackend('green')]);
-  const appmesh = new AppMeshClient({ endpoint: stack.endpoints.api, region: stack.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const appmesh = new AppMeshClient({ endpoint: stack.endpoints.api, region: stack.region, credentials: stack.adminKey });
+  const keys = keyStoreOf(stack);
   const snapshots = new SnapshotStore(createS3Client(awsSettingsFromEnv(stack.env)), stack.bucketName);
   const relay = stack.endpoints.relayAds ?? '';
   const figures = { manifest: [] as number[], ads: [] as number[], grpc: [] as number[], update: [] as number[] };
@@ -81,12 +83,14 @@ export async function run(): Promise<void> {
       await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'green', spec: backendSpec(green) }));
       await appmesh.send(new CreateVirtualServiceCommand({ meshName, virtualServiceName: service, spec: { provider: { virtualNode: { virtualNodeName: 'blue' } } } }));
 
+      // The proxy's credentials exist before its node does, as when a deployment provisions them.
+      const proxyToken = await issueProxyTokenIn(keys.store, nodeId);
       await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'frontend', spec: { backends: [{ virtualService: { virtualServiceName: service } }] } }));
       const created = performance.now();
-      const client = proxylessClient(service, { relayAddress: relay, nodeId });
+      const client = proxylessClient(service, { relayAddress: relay, nodeId, proxyToken });
       const [manifest, ads, grpc] = await Promise.all([
         until('manifest', async () => ((await snapshots.getManifest(meshName))?.proxies['virtualNode/frontend'] ? performance.now() - created : undefined)),
-        adsListeners(relay, nodeId).then(() => performance.now() - created),
+        adsListeners(relay, nodeId, proxyToken).then(() => performance.now() - created),
         until('grpc-js-xds RPC', async () => ((await client.whoami(1_000).catch(() => '')) === 'blue' ? performance.now() - created : undefined)),
       ]);
 
@@ -103,6 +107,7 @@ export async function run(): Promise<void> {
     }
   } finally {
     await Promise.all([blue.close(), green.close()]);
+    keys.close();
     await stack.stop();
   }
   console.log(summary('(a) CreateVirtualNode -> snapshot listed in S3 manifest', figures.manifest));

@@ -4,10 +4,10 @@ import {
   CreateVirtualServiceCommand,
   UpdateVirtualServiceCommand,
 } from '@aws-sdk/client-app-mesh';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { stackProxylessClient } from '../support/keys.js';
 import { startTestBackend, type TestBackend } from '../support/xds-backend.js';
-import { proxylessClient } from '../support/xds-client.js';
 
 const appmesh = appMeshClient();
 let blue: TestBackend;
@@ -41,7 +41,6 @@ function backendNode(backend: TestBackend) {
 
 describe('from an App Mesh API call to a proxyless xDS client', () => {
   it('serves a new virtual node its configuration, then moves its traffic when the service changes provider', async () => {
-    const stack = inject('stack');
     const meshName = uniqueMeshName('e2e');
     const service = `backend.${meshName}.local`;
     await appmesh.send(new CreateMeshCommand({ meshName }));
@@ -58,7 +57,7 @@ describe('from an App Mesh API call to a proxyless xDS client', () => {
       }),
     );
 
-    const client = proxylessClient(service, { relayAddress: stack.endpoints.relayAds ?? '', nodeId: `mesh/${meshName}/virtualNode/frontend` });
+    const client = await stackProxylessClient(service, `mesh/${meshName}/virtualNode/frontend`);
     try {
       await untilAnswer(() => client.whoami(2_000), 'blue');
       expect(blue.calls).toBeGreaterThan(0);

@@ -14,10 +14,10 @@ import {
   type RouteSpec,
 } from '@aws-sdk/client-app-mesh';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { stackProxylessClient } from '../support/keys.js';
 import { startTestBackend, WHOAMI_PATH, type TestBackend } from '../support/xds-backend.js';
-import { proxylessClient } from '../support/xds-client.js';
 
 const appmesh = appMeshClient();
 let blue: TestBackend;
@@ -77,7 +77,6 @@ function split(blueWeight: number, greenWeight: number): RouteSpec {
 
 describe('compiled routing, as a proxyless gRPC client sends traffic', () => {
   it('routes on gRPC metadata, splits by relative weights, and follows a weight change', async () => {
-    const stack = inject('stack');
     const meshName = uniqueMeshName('traffic');
     const service = `color.${meshName}.local`;
     await appmesh.send(new CreateMeshCommand({ meshName }));
@@ -110,7 +109,7 @@ describe('compiled routing, as a proxyless gRPC client sends traffic', () => {
     await appmesh.send(new CreateVirtualServiceCommand({ meshName, virtualServiceName: service, spec: { provider: { virtualRouter: { virtualRouterName: 'color' } } } }));
     await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'client', spec: { backends: [{ virtualService: { virtualServiceName: service } }] } }));
 
-    const client = proxylessClient(service, { relayAddress: stack.endpoints.relayAds ?? '', nodeId: `mesh/${meshName}/virtualNode/client` });
+    const client = await stackProxylessClient(service, `mesh/${meshName}/virtualNode/client`);
     try {
       const first = await untilTally(client.client, 400, (c) => (c.blue ?? 0) + (c.green ?? 0) === 400);
       // 400 calls at p = 0.75: green well inside 60%..90% (more than 5 standard deviations).

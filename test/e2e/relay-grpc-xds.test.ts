@@ -3,9 +3,10 @@
  * relay and sends real RPCs to real servers; a new snapshot in S3 moves the traffic.
  */
 import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { nodeIdOf } from '../../shared/xds/node-id.js';
 import { startTestBackend, type TestBackend } from '../support/xds-backend.js';
+import { stackProxylessClient } from '../support/keys.js';
 import { proxylessClient } from '../support/xds-client.js';
 import { proxySnapshot, publish, virtualNode } from '../support/xds-fixtures.js';
 import { eventually, stackBucket, startTestRelay } from '../support/xds-relay.js';
@@ -68,8 +69,6 @@ describe('relay: proxyless gRPC through grpc-js-xds', () => {
   });
 
   it("works through the local stack's own relay process, as the end-to-end tests use it", async () => {
-    const relayAds = inject('stack').endpoints.relayAds;
-    if (!relayAds) throw new Error('the local stack runs no relay');
     const blue = await backend('blue');
     const { store, s3 } = stackBucket();
     onTestFinished(() => s3.destroy());
@@ -77,7 +76,7 @@ describe('relay: proxyless gRPC through grpc-js-xds', () => {
     const node = virtualNode(mesh, 'client');
     await publish(store, mesh, [proxySnapshot(node, [{ name: TARGET, endpoints: [{ host: blue.host, port: blue.port }] }])]);
 
-    const client = proxylessClient(TARGET, { relayAddress: relayAds, nodeId: `arn:aws:appmesh:us-east-1:111122223333:mesh/${mesh}/virtualNode/client` });
+    const client = await stackProxylessClient(TARGET, `arn:aws:appmesh:us-east-1:111122223333:mesh/${mesh}/virtualNode/client`);
     onTestFinished(() => client.close());
     expect(await client.whoami(15_000)).toBe('blue');
   });

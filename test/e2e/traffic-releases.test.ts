@@ -25,11 +25,12 @@ import {
   type RouteSpec,
 } from '@aws-sdk/client-app-mesh';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { stackProxylessClient } from '../support/keys.js';
 import { startTrafficBackend, type TrafficBackend } from '../support/traffic-backend.js';
 import { WHOAMI_PATH } from '../support/xds-backend.js';
-import { proxylessClient, type ProxylessClient } from '../support/xds-client.js';
+import type { ProxylessClient } from '../support/xds-client.js';
 
 const appmesh = appMeshClient();
 const ROUTER = 'app';
@@ -126,7 +127,6 @@ interface Mesh {
  * service, the given routes, and a client node whose proxyless client is returned.
  */
 async function meshWith(prefix: string, backends: TrafficBackend[], routes: Record<string, RouteSpec>): Promise<Mesh> {
-  const stack = inject('stack');
   const meshName = uniqueMeshName(prefix);
   const service = `app.${meshName}.local`;
   await appmesh.send(new CreateMeshCommand({ meshName }));
@@ -152,7 +152,7 @@ async function meshWith(prefix: string, backends: TrafficBackend[], routes: Reco
   for (const [name, spec] of Object.entries(routes)) await mesh.createRoute(name, spec);
   await appmesh.send(new CreateVirtualServiceCommand({ meshName, virtualServiceName: service, spec: { provider: { virtualRouter: { virtualRouterName: ROUTER } } } }));
   await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'client', spec: { backends: [{ virtualService: { virtualServiceName: service } }] } }));
-  mesh.client = proxylessClient(service, { relayAddress: stack.endpoints.relayAds ?? '', nodeId: `mesh/${meshName}/virtualNode/client` });
+  mesh.client = await stackProxylessClient(service, `mesh/${meshName}/virtualNode/client`);
   return mesh;
 }
 

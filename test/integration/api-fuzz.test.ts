@@ -13,10 +13,10 @@
  * HEAD is left out because its answer has no body to check.
  */
 import fc from 'fast-check';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OPERATIONS, type OperationSpec } from '../../shared/model/shapes.js';
+import { apiFetch } from '../support/appmesh.js';
 
-const api = inject('stack').endpoints.api;
 const SEED = Number(process.env.MESHLINE_FUZZ_SEED ?? 20_261_125);
 const RUNS = Number(process.env.MESHLINE_FUZZ_RUNS ?? 200);
 const MARK = '.fuzz';
@@ -135,7 +135,7 @@ interface Answer {
 
 async function send(request: FuzzRequest): Promise<Answer> {
   const query = new URLSearchParams(request.query).toString();
-  const response = await fetch(`${api}${request.path}${query ? `?${query}` : ''}`, {
+  const response = await apiFetch(`${request.path}${query ? `?${query}` : ''}`, {
     method: request.method,
     ...(request.body !== undefined ? { body: request.body } : {}),
     headers: request.contentType ? { 'content-type': request.contentType } : {},
@@ -157,7 +157,7 @@ async function allMeshNames(): Promise<string[]> {
   const names: string[] = [];
   let nextToken: string | undefined;
   do {
-    const response = await fetch(`${api}/v20190125/meshes${nextToken ? `?nextToken=${encodeURIComponent(nextToken)}` : ''}`);
+    const response = await apiFetch(`/v20190125/meshes${nextToken ? `?nextToken=${encodeURIComponent(nextToken)}` : ''}`);
     const page = (await response.json()) as { meshes: { meshName: string }[]; nextToken?: string };
     names.push(...page.meshes.map((mesh) => mesh.meshName));
     nextToken = page.nextToken;

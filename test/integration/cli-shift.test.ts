@@ -8,9 +8,10 @@ import {
 } from '@aws-sdk/client-app-mesh';
 import { describe, expect, inject, it } from 'vitest';
 import { main } from '../../cli/main.js';
-import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { adminCredentialsInEnvironment, appMeshClient, uniqueMeshName } from '../support/appmesh.js';
 
 const appmesh = appMeshClient();
+adminCredentialsInEnvironment();
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';

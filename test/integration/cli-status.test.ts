@@ -10,11 +10,13 @@ import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { main } from '../../cli/main.js';
 import type { MeshProxyStatus } from '../../cli/status.js';
 import { CLUSTER, LISTENER } from '../../shared/xds/type-urls.js';
-import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { adminCredentialsInEnvironment, appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { issueProxyToken } from '../support/keys.js';
 import { AdsTestClient } from '../support/xds-ads-client.js';
 
 const appmesh = appMeshClient();
 const stack = inject('stack');
+adminCredentialsInEnvironment();
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -49,7 +51,8 @@ describe('meshline status', () => {
     await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'web', spec: node(8080) }));
     const latest = await statusUntil(meshName, (s) => s.proxies.find((p) => p.proxy === 'virtualNode/web')?.latestVersion);
 
-    const proxy = new AdsTestClient(stack.endpoints.relayAds ?? '', `mesh/${meshName}/virtualNode/web`);
+    const nodeId = `mesh/${meshName}/virtualNode/web`;
+    const proxy = new AdsTestClient(stack.endpoints.relayAds ?? '', nodeId, { metadata: { authorization: `Bearer ${await issueProxyToken(nodeId)}` } });
     onTestFinished(() => proxy.close());
     proxy.subscribe(CLUSTER);
     await proxy.next();

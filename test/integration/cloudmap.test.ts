@@ -5,10 +5,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { CreateMeshCommand, CreateVirtualNodeCommand, CreateVirtualServiceCommand } from '@aws-sdk/client-app-mesh';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiFetch, appMeshClient, uniqueMeshName } from '../support/appmesh.js';
+import { stackProxylessClient } from '../support/keys.js';
 import { WHOAMI_PATH } from '../support/xds-backend.js';
-import { proxylessClient, type ProxylessClient } from '../support/xds-client.js';
+import type { ProxylessClient } from '../support/xds-client.js';
 
 const appmesh = appMeshClient();
 
@@ -55,13 +56,14 @@ afterAll(async () => {
   await Promise.all([stop(one), stop(two)]);
 });
 
+/** The path (from the API's root) of a service's instances, or of one instance. */
 function instancesUrl(namespace: string, service: string, instanceId?: string): string {
-  const base = `${inject('stack').endpoints.api}/meshline/v1/cloudmap/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(service)}/instances`;
+  const base = `/meshline/v1/cloudmap/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(service)}/instances`;
   return instanceId === undefined ? base : `${base}/${encodeURIComponent(instanceId)}`;
 }
 
-async function call(method: string, url: string, body?: unknown): Promise<{ status: number; errorType: string | null; body: Record<string, unknown> }> {
-  const response = await fetch(url, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; errorType: string | null; body: Record<string, unknown> }> {
+  const response = await apiFetch(path, { method, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   return { status: response.status, errorType: response.headers.get('x-amzn-errortype'), body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -80,7 +82,6 @@ async function untilAnswering(client: ProxylessClient, expected: string[], deadl
 
 describe('Cloud Map instance registration', () => {
   it('sends traffic to registered instances of a Cloud Map virtual node, and stops when one is deregistered', async () => {
-    const stack = inject('stack');
     const meshName = uniqueMeshName('cloudmap');
     const namespace = `${meshName}.local`;
     const serviceName = 'backend';
@@ -104,7 +105,7 @@ describe('Cloud Map instance registration', () => {
     const registered = await call('PUT', instancesUrl(namespace, serviceName, 'one'), { Attributes: { AWS_INSTANCE_IPV4: '127.0.0.1', AWS_INSTANCE_PORT: String(one.port), stage: 'live' } });
     expect(registered).toMatchObject({ status: 200, body: { OperationId: expect.any(String) } });
 
-    const client = proxylessClient(service, { relayAddress: stack.endpoints.relayAds ?? '', nodeId: `mesh/${meshName}/virtualNode/frontend` });
+    const client = await stackProxylessClient(service, `mesh/${meshName}/virtualNode/frontend`);
     try {
       await untilAnswering(client, ['one']);
 

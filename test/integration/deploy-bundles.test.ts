@@ -15,11 +15,14 @@ import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { awsSettingsFromEnv, createS3Client } from '../../shared/store/clients.js';
 import { meshPartition } from '../../shared/store/repository.js';
 import { SnapshotStore } from '../../shared/store/snapshots.js';
 import { meshTableDefinition } from '../../shared/store/table.js';
+import { adminCredentials } from '../support/appmesh.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const stack = inject('stack');
@@ -110,14 +113,28 @@ async function invoke(fn: string, handlerFile: string, events: unknown[]): Promi
   return JSON.parse(readFileSync(resultFile, 'utf8')) as Invocation;
 }
 
-function apiEvent(method: string, rawPath: string, body?: unknown) {
+/**
+ * An HTTP API event of a request the App Mesh SDK would send, signed with the local stack's
+ * admin key: the packaged function verifies it against the stack's keys table and key file.
+ */
+async function apiEvent(method: string, rawPath: string, body?: unknown) {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const signer = new SignatureV4({ service: 'appmesh', region: stack.region, credentials: adminCredentials(), sha256: Sha256 });
+  const signed = await signer.sign({
+    method,
+    protocol: 'https:',
+    hostname: 'api.meshline.example',
+    path: rawPath,
+    headers: { host: 'api.meshline.example', 'content-type': 'application/json' },
+    ...(text !== undefined ? { body: text } : {}),
+  });
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath,
     rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: signed.headers,
+    body: text,
     isBase64Encoded: false,
     requestContext: { http: { method, path: rawPath }, stage: '$default' },
   };
@@ -152,16 +169,18 @@ afterAll(async () => {
 describe('the packaged functions, each run from its zip alone', () => {
   it('api: creates a mesh and a virtual node and lists the mesh', async () => {
     const { results, sdkResolvable, importMs } = await invoke('api', 'functions/api/handler.mjs', [
-      apiEvent('PUT', '/v20190125/meshes', { meshName: mesh }),
-      apiEvent('PUT', `/v20190125/meshes/${mesh}/virtualNodes`, {
+      await apiEvent('PUT', '/v20190125/meshes', { meshName: mesh }),
+      await apiEvent('PUT', `/v20190125/meshes/${mesh}/virtualNodes`, {
         virtualNodeName: 'web',
         spec: { listeners: [{ portMapping: { port: 8080, protocol: 'http' } }], serviceDiscovery: { dns: { hostname: 'web.local' } } },
       }),
-      apiEvent('GET', '/v20190125/meshes'),
+      await apiEvent('GET', '/v20190125/meshes'),
+      { ...(await apiEvent('GET', '/v20190125/meshes')), headers: { host: 'api.meshline.example' } },
     ]);
     // Nothing outside the zip could have been loaded: the SDK is not resolvable from there.
     expect(sdkResolvable).toBe(false);
-    const [createMesh, createNode, list] = results as { statusCode: number; body: string }[];
+    const [createMesh, createNode, list, unsigned] = results as { statusCode: number; body: string; headers?: Record<string, string> }[];
+    expect([unsigned?.statusCode, unsigned?.headers?.['x-amzn-ErrorType']]).toEqual([403, 'MissingAuthenticationTokenException']);
     expect(createMesh?.statusCode).toBe(200);
     expect(createNode?.statusCode).toBe(200);
     expect(JSON.parse(createNode?.body ?? '{}')).toMatchObject({ virtualNodeName: 'web', meshName: mesh });

@@ -4,7 +4,11 @@
  * its endpoints with `inject('stack')`. MESHLINE_AWS_ENDPOINT points it at LocalStack instead.
  */
 import type { TestProject } from 'vitest/node';
-import { startLocalStack, type StackPorts } from '../../scripts/local-stack/index.js';
+import { readFileSync } from 'node:fs';
+import { S3Client } from '@aws-sdk/client-s3';
+import { startLocalStack, type LocalStack, type StackPorts } from '../../scripts/local-stack/index.js';
+import { issuedSecrets, scanBucket, scanLogFile } from './secret-scan.js';
+import { keyStoreOf } from './stack-keys.js';
 
 const ANY_FREE_PORT: StackPorts = { api: 0, lambda: 0, dynamodb: 0, s3: 0, relay: 0, relayAdmin: 0 };
 
@@ -25,6 +29,49 @@ export default async function setup(project: TestProject): Promise<() => Promise
     bucketName: stack.bucketName,
     region: stack.region,
     logFile: stack.logFile,
+    adminKey: stack.adminKey,
+    keysTableName: stack.keysTableName,
+    keyFile: stack.keyFile,
   });
-  return () => stack.stop();
+  return async () => {
+    try {
+      await scanForSecrets(stack);
+    } catch (error) {
+      // vitest reports a teardown error but still exits 0: the run must fail.
+      process.exitCode = 1;
+      throw error;
+    } finally {
+      await stack.stop();
+    }
+  };
+}
+
+/**
+ * The issue's "no secrets in logs": after the whole run, every line any part of the stack
+ * logged and every object in the snapshot bucket is scanned for every secret issued during
+ * the run and for key material. A finding fails the run (vitest reports a teardown error).
+ */
+async function scanForSecrets(stack: LocalStack): Promise<void> {
+  const keys = keyStoreOf(stack);
+  const s3 = new S3Client({
+    region: stack.region,
+    endpoint: stack.endpoints.s3,
+    forcePathStyle: true,
+    credentials: { accessKeyId: stack.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY ?? '' },
+  });
+  try {
+    const secrets = await issuedSecrets(keys.store);
+    const bucket = await scanBucket(s3, stack.bucketName, secrets).catch((error: unknown) => {
+      const s3Errors = readFileSync(stack.logFile, 'utf8').split('\n').filter((line) => line.includes('[s3]') && line.includes('error'));
+      throw new Error(`scanning the bucket failed; the emulator logged:\n${s3Errors.slice(-5).join('\n')}`, { cause: error });
+    });
+    const findings = [...scanLogFile(stack.logFile, secrets), ...bucket.findings];
+    if (findings.length > 0) {
+      throw new Error(`key material written during the run:\n${findings.map((f) => `  ${f.where}: ${f.what}`).join('\n')}`);
+    }
+    process.stdout.write(`secret scan: ${secrets.size} issued secrets, ${bucket.objects} objects and the stack log: clean\n`);
+  } finally {
+    keys.close();
+    s3.destroy();
+  }
 }

@@ -12,6 +12,7 @@ import {
   type DeltaDiscoveryResponse,
   type DiscoveryRequest,
   type DiscoveryResponse,
+  type TestNode,
 } from './xds-codecs.js';
 
 /** How a stream ended. */
@@ -27,6 +28,23 @@ export interface ConnectOptions {
   metadata?: Record<string, string>;
   /** Channel options, e.g. `grpc.ssl_target_name_override`. */
   channelOptions?: grpc.ChannelOptions;
+  /**
+   * `node.metadata` of every request, e.g. `{ 'meshline.proxyToken': token }`: strings, numbers
+   * and booleans become the Struct's string, number and bool values.
+   */
+  nodeMetadata?: Record<string, string | number | boolean>;
+}
+
+/** `node` of a test client's requests: the id, and the metadata Struct in protobufjs object form (its built-in google.protobuf types are camelCase). */
+function testNode(nodeId: string, metadata: ConnectOptions['nodeMetadata']): TestNode {
+  if (!metadata) return { id: nodeId };
+  const fields = Object.fromEntries(
+    Object.entries(metadata).map(([key, value]) => [
+      key,
+      typeof value === 'string' ? { stringValue: value } : typeof value === 'number' ? { numberValue: value } : { boolValue: value },
+    ]),
+  );
+  return { id: nodeId, metadata: { fields } } as TestNode;
 }
 
 /**
@@ -119,17 +137,20 @@ class ScriptedStream<Request, Response extends { type_url: string }> {
 
 /** A scripted state-of-the-world ADS client. */
 export class AdsTestClient extends ScriptedStream<DiscoveryRequest, DiscoveryResponse> {
+  private readonly node: TestNode;
+
   constructor(
     address: string,
     readonly nodeId: string,
     options: ConnectOptions = {},
   ) {
     super(address, STREAM_AGGREGATED_RESOURCES, encodeDiscoveryRequest, decodeDiscoveryResponse, options);
+    this.node = testNode(nodeId, options.nodeMetadata);
   }
 
   /** Sends a request; every request carries the node id (the relay reads only the first). */
   send(request: DiscoveryRequest): void {
-    this.write({ node: { id: this.nodeId }, ...request });
+    this.write({ node: this.node, ...request });
   }
 
   /** Subscribes to a type (no nonce): `names` empty is a wildcard for CDS and LDS. */
@@ -158,17 +179,20 @@ export class AdsTestClient extends ScriptedStream<DiscoveryRequest, DiscoveryRes
 
 /** A scripted incremental (delta) ADS client. */
 export class DeltaTestClient extends ScriptedStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+  private readonly node: TestNode;
+
   constructor(
     address: string,
     readonly nodeId: string,
     options: ConnectOptions = {},
   ) {
     super(address, DELTA_AGGREGATED_RESOURCES, encodeDeltaDiscoveryRequest, decodeDeltaDiscoveryResponse, options);
+    this.node = testNode(nodeId, options.nodeMetadata);
   }
 
   /** Sends a request; every request carries the node id (the relay reads only the first). */
   send(request: DeltaDiscoveryRequest): void {
-    this.write({ node: { id: this.nodeId }, ...request });
+    this.write({ node: this.node, ...request });
   }
 
   /** Subscribes to names (`*` for the wildcard); nothing named is the legacy wildcard of a first CDS/LDS request. */
@@ -203,14 +227,14 @@ export function resourceNames(response: DiscoveryResponse): string[] {
   return response.resources.map(resourceName);
 }
 
-/** A resource of a response decoded to protobufjs object form (snake_case), for assertions. */
+/** A resource of a response decoded to protobufjs object form (its built-in google.protobuf types are camelCase) (snake_case), for assertions. */
 export function decodeResource(response: DiscoveryResponse, index = 0): Record<string, unknown> {
   const any = response.resources[index];
   if (!any) throw new Error(`response has no resource ${index}`);
   return decodeAny(any);
 }
 
-/** An Any decoded to protobufjs object form. */
+/** An Any decoded to protobufjs object form (its built-in google.protobuf types are camelCase). */
 export function decodeAny(any: AnyResource): Record<string, unknown> {
   const type = messageType(messageName(any.type_url));
   return type.toObject(type.decode(any.value), { longs: Number, enums: String }) as Record<string, unknown>;

@@ -25,13 +25,22 @@ export interface ProxylessOptions {
   /** The proxy's identity: `mesh/<mesh>/virtualNode/<name>` (or the ARN form). */
   nodeId: string;
   locality?: Locality;
+  /**
+   * The proxy's token (`<accessKeyId>.<secret>`) for a relay that requires identities: sent in
+   * node metadata as `meshline.proxyToken`, since grpc-js-xds adds no call credentials.
+   */
+  proxyToken?: string;
 }
 
 /** A gRPC xDS bootstrap (gRFC A27) pointing at the relay, insecure, for one node. */
-export function xdsBootstrap({ relayAddress, nodeId, locality }: ProxylessOptions): object {
+export function xdsBootstrap({ relayAddress, nodeId, locality, proxyToken }: ProxylessOptions): object {
   return {
     xds_servers: [{ server_uri: relayAddress, channel_creds: [{ type: 'insecure' }] }],
-    node: { id: nodeId, locality: locality ?? { region: 'local', zone: 'local-a' } },
+    node: {
+      id: nodeId,
+      locality: locality ?? { region: 'local', zone: 'local-a' },
+      ...(proxyToken !== undefined ? { metadata: { 'meshline.proxyToken': proxyToken } } : {}),
+    },
   };
 }
 

@@ -34,6 +34,8 @@ export function spawnRelay(env: Record<string, string | undefined>, command: str
       MESHLINE_RELAY_PORT: '0',
       MESHLINE_RELAY_ADMIN_PORT: '0',
       MESHLINE_MANIFEST_POLL_MS: '50',
+      // Access keys are tested in-process (relay-auth.test.ts); a test passes its own to turn them on.
+      MESHLINE_RELAY_AUTH: 'off',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
     },

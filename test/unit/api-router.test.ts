@@ -45,6 +45,7 @@ describe('routeRequest', () => {
   it.each([
     ['malformed JSON', '{"meshName":', 'The request body is not valid JSON'],
     ['a JSON array', '[]', 'The request body must be a JSON object.'],
+    ['a JSON string', '"mesh"', 'The request body must be a JSON object.'],
     ['nesting deeper than any App Mesh input', `{"spec":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, 'The request body nests deeper than 64 levels.'],
     ['a lone surrogate in a value', '{"meshName":"\\ud800"}', 'not valid Unicode'],
     ['a lone surrogate in a key', '{"\\udc00":1}', 'not valid Unicode'],
