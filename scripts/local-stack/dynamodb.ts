@@ -8,9 +8,12 @@ import {
   ResourceInUseException,
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
   type DynamoDBClient,
   type TableDescription,
+  type UpdateTimeToLiveCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import { KEYS_TTL_ATTRIBUTE, keysTableDefinition } from '../../shared/auth/keys.js';
 import { syncStatusTableDefinition, syncStatusTimeToLive } from '../../shared/store/sync-status.js';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import type { StackLog } from './log.js';
@@ -129,18 +132,42 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, log
  * Creates the relays' sync status table unless it exists, with DynamoDB's TTL on its expiry
  * attribute. It has no stream: what relays record must never wake the compiler.
  */
-export async function ensureSyncStatusTable(client: DynamoDBClient, tableName: string, log: StackLog): Promise<void> {
+export function ensureSyncStatusTable(client: DynamoDBClient, tableName: string, log?: StackLog): Promise<void> {
+  return ensureTableWithTimeToLive(client, { TableName: tableName, ...syncStatusTableDefinition }, syncStatusTimeToLive(tableName), log);
+}
+
+/**
+ * Creates the access keys table unless it exists (in AWS, serverless.yml does), with TTL on
+ * the expiry of its rate windows. No stream: issuing a key must never wake the compiler.
+ */
+export function ensureKeysTable(client: DynamoDBClient, tableName: string, log?: StackLog): Promise<void> {
+  return ensureTableWithTimeToLive(
+    client,
+    { TableName: tableName, ...keysTableDefinition },
+    { TableName: tableName, TimeToLiveSpecification: { Enabled: true, AttributeName: KEYS_TTL_ATTRIBUTE } },
+    log,
+  );
+}
+
+/** Creates a table unless it exists (another process may create it meanwhile), waits until it is ACTIVE, and enables its TTL. */
+async function ensureTableWithTimeToLive(
+  client: DynamoDBClient,
+  table: CreateTableCommandInput & { TableName: string },
+  timeToLive: UpdateTimeToLiveCommandInput,
+  log: StackLog | undefined,
+): Promise<void> {
+  const tableName = table.TableName;
   if (await describeTable(client, tableName)) return;
   try {
-    await client.send(new CreateTableCommand({ TableName: tableName, ...syncStatusTableDefinition }));
-    log.line('dynamodb', `created table ${tableName}`);
+    await client.send(new CreateTableCommand(table));
+    log?.line('dynamodb', `created table ${tableName}`);
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
   await awaitReady(`table ${tableName} to become ACTIVE`, 30_000, undefined, (signal) =>
     pollUntil(async () => (await describeTable(client, tableName))?.TableStatus === 'ACTIVE', signal),
   );
-  await client.send(new UpdateTimeToLiveCommand(syncStatusTimeToLive(tableName)));
+  await client.send(new UpdateTimeToLiveCommand(timeToLive));
 }
 
 async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureSyncStatusTable, ensureTable, startDynamoDbLocal } from './dynamodb.js';
+import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureKeysTable, ensureSyncStatusTable, ensureTable, startDynamoDbLocal } from './dynamodb.js';
 import { createStackLog, type StackLog } from './log.js';
 import {
   assertPortFree,
@@ -26,7 +26,7 @@ import {
   StackError,
   type Part,
 } from './processes.js';
-import { AccessKeyStore, ensureKeysTable } from '../../shared/auth/keys.js';
+import { AccessKeyStore } from '../../shared/auth/keys.js';
 import { FileSecretSealer } from '../../shared/auth/sealer.js';
 import { awaitS3, ensureBucket, S3RVER_CREDENTIALS, startS3rver, type EmbeddedS3 } from './s3.js';
 
@@ -289,7 +289,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await Promise.all([
       ensureTable(dynamodb, tableName, log),
       ensureSyncStatusTable(dynamodb, syncTableName, log),
-      ensureKeysTable(dynamodb, keysTableName),
+      ensureKeysTable(dynamodb, keysTableName, log),
       ensureBucket(s3Client, bucketName, log),
     ]);
     const keys = new AccessKeyStore({ client: DynamoDBDocumentClient.from(dynamodb), tableName: keysTableName, sealer: new FileSecretSealer(keyFile) });

@@ -9,17 +9,7 @@
  * once, by `create`, and never stored, returned or logged anywhere else.
  */
 import { randomInt } from 'node:crypto';
-import {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DescribeTableCommand,
-  ResourceInUseException,
-  ResourceNotFoundException,
-  UpdateTimeToLiveCommand,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-  type TableDescription,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { nodeIdOf, parseNodeId } from '../xds/node-id.js';
@@ -343,42 +333,3 @@ export const keysTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = {
     { AttributeName: KEYS_SORT_KEY, KeyType: 'RANGE' },
   ],
 };
-
-/**
- * Creates the keys table unless it exists (the local stack; in AWS, serverless.yml does),
- * waits until it is ACTIVE and enables TTL on `expiresAt` where the endpoint supports it.
- */
-export async function ensureKeysTable(client: DynamoDBClient, tableName: string, timeoutMs = 30_000): Promise<void> {
-  let table = await describeTable(client, tableName);
-  if (!table) {
-    try {
-      await client.send(new CreateTableCommand({ TableName: tableName, ...keysTableDefinition }));
-    } catch (error) {
-      // Another process (a second test file, LocalStack's init hook) created it meanwhile.
-      if (!(error instanceof ResourceInUseException)) throw error;
-    }
-  }
-  const deadline = Date.now() + timeoutMs;
-  while ((table = await describeTable(client, tableName))?.TableStatus !== 'ACTIVE') {
-    if (Date.now() > deadline) throw new Error(`table ${tableName} did not become ACTIVE within ${timeoutMs} ms (status ${table?.TableStatus ?? 'missing'})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  try {
-    await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { Enabled: true, AttributeName: KEYS_TTL_ATTRIBUTE } }));
-  } catch (error) {
-    // Enabling TTL twice is a ValidationException ("TimeToLive is already enabled"); an
-    // endpoint without TTL support answers with an unknown-operation error. Neither matters:
-    // rate windows are keyed by second, so an expired window that lingers is never read again.
-    const name = (error as { name?: string }).name ?? '';
-    if (!['ValidationException', 'UnknownOperationException', 'UnrecognizedClientException', 'NotImplemented'].includes(name)) throw error;
-  }
-}
-
-async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
-  try {
-    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return undefined;
-    throw error;
-  }
-}

@@ -14,7 +14,8 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveKeyStore } from '../../cli/keys.js';
 import { apiCredentials } from '../../cli/main.js';
-import { ensureKeysTable, type AccessKey } from '../../shared/auth/keys.js';
+import { ensureKeysTable } from '../../scripts/local-stack/dynamodb.js';
+import type { AccessKey } from '../../shared/auth/keys.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const stack = inject('stack');
