@@ -106,6 +106,12 @@ describe('API authentication', () => {
     expect(future.message).toMatch(/^Signature not yet current: /);
   });
 
+  it("lets the SDK correct a skewed clock from the answer's Date header, as it does with AWS", async () => {
+    const skewed = client(adminCredentials(), { systemClockOffset: -20 * 60_000, maxAttempts: 2 });
+    expect((await skewed.send(new DescribeMeshCommand({ meshName }))).mesh?.meshName).toBe(meshName);
+    expect(Math.abs(skewed.config.systemClockOffset ?? 0)).toBeLessThan(60_000);
+  });
+
   it('accepts a signature 14 minutes old (within the allowed skew)', async () => {
     const skewed = client(adminCredentials(), { systemClockOffset: -14 * 60_000 });
     expect((await skewed.send(new DescribeMeshCommand({ meshName }))).mesh?.meshName).toBe(meshName);
