@@ -67,18 +67,30 @@ export type RefusalReason =
   | 'certificate_names_another_proxy'
   | 'missing_credentials'
   | 'invalid_credentials'
-  | 'identity_names_another_proxy';
+  | 'identity_names_another_proxy'
+  /** An open stream whose access key was revoked (or deleted) since it was granted: see {@link revokedKeys}. */
+  | 'key_revoked';
+
+/** Why a stream is not (or no longer) served. */
+export interface AccessRefusal {
+  allowed: false;
+  /** UNAUTHENTICATED: no valid credentials. PERMISSION_DENIED: valid credentials of someone else. */
+  code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
+  reason: RefusalReason;
+  /** Says what was expected; never echoes a secret, token or signature. */
+  message: string;
+}
 
 export type AccessDecision =
-  | { allowed: true }
   | {
-      allowed: false;
-      /** UNAUTHENTICATED: no valid credentials. PERMISSION_DENIED: valid credentials of someone else. */
-      code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED';
-      reason: RefusalReason;
-      /** Says what was expected; never echoes a secret, token or signature. */
-      message: string;
-    };
+      allowed: true;
+      /**
+       * The access key that proved the identity, so the stream can end when it is revoked;
+       * absent for a certificate, a shared token, or no check at all.
+       */
+      accessKeyId?: string;
+    }
+  | AccessRefusal;
 
 /**
  * The access keys could not be read (DynamoDB or the secret sealer failing): the stream is
@@ -142,7 +154,7 @@ function sameProxy(a: ProxyId, b: ProxyId): boolean {
   return a.mesh === b.mesh && a.kind === b.kind && a.name === b.name;
 }
 
-function refuse(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', reason: RefusalReason, message: string): AccessDecision {
+function refuse(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', reason: RefusalReason, message: string): AccessRefusal {
   return { allowed: false, code, reason, message };
 }
 
@@ -150,7 +162,8 @@ const ALLOWED: AccessDecision = { allowed: true };
 
 /**
  * Decides whether a client may be served the configuration of the proxy it claims to be: the
- * one place identity is checked, once per stream. Without `keys`, the shared bearer token and
+ * one place identity is checked, once per stream (the relay then rechecks only that the key of a
+ * grant stays Active: {@link revokedKeys}). Without `keys`, the shared bearer token and
  * the client certificate are checked as configured. With `keys`, the client must prove the
  * identity it claims by one of: a verified client certificate naming the proxy, a per-proxy
  * token (`authorization: Bearer <accessKeyId>.<secret>`, or in node metadata
@@ -284,7 +297,9 @@ function signatureProblem(message: string, region: string): string {
 
 /** A valid key: may it receive this proxy's configuration? */
 function authorize(key: AccessKey, claimed: ProxyId): AccessDecision {
-  if (mayServeProxy({ accessKeyId: key.accessKeyId, role: key.role, meshes: key.meshes, proxies: key.proxies ?? [] }, claimed)) return ALLOWED;
+  if (mayServeProxy({ accessKeyId: key.accessKeyId, role: key.role, meshes: key.meshes, proxies: key.proxies ?? [] }, claimed)) {
+    return { allowed: true, accessKeyId: key.accessKeyId };
+  }
   return refuse(
     'PERMISSION_DENIED',
     'identity_names_another_proxy',
@@ -313,6 +328,50 @@ async function secretOf(keys: AccessKeyCheck, key: AccessKey): Promise<string> {
     if (error instanceof NotFoundError) return '';
     throw new AccessCheckUnavailableError('access keys cannot be read right now; retry', error);
   }
+}
+
+// --- Revocation of open streams ------------------------------------------------------------------
+
+/** How many access keys {@link revokedKeys} reads at once by default. */
+export const KEY_RECHECK_CONCURRENCY = 16;
+
+/** What a recheck found: keys that no longer grant access, and keys that could not be read. */
+export interface KeyRecheck {
+  /** Missing or not Active: their streams end (`key_revoked`). */
+  revoked: Set<string>;
+  /** The read failed (DynamoDB down): neither revoked nor confirmed, so their streams are kept. */
+  unreadable: Map<string, unknown>;
+}
+
+/**
+ * Reads each distinct access key once (consistently, as at a stream's start), at most
+ * `concurrency` at a time, and says which no longer grant access. Never throws: a failing read
+ * lands in `unreadable`, since a transient store error must not cut proxies off.
+ */
+export async function revokedKeys(keys: AccessKeyCheck, accessKeyIds: Iterable<string>, concurrency = KEY_RECHECK_CONCURRENCY): Promise<KeyRecheck> {
+  const pending = [...new Set(accessKeyIds)];
+  const result: KeyRecheck = { revoked: new Set(), unreadable: new Map() };
+  async function readNext(): Promise<void> {
+    for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+      try {
+        const key = await keys.store.get(id);
+        if (key?.status !== 'Active') result.revoked.add(id);
+      } catch (error) {
+        result.unreadable.set(id, error);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, pending.length)) }, readNext));
+  return result;
+}
+
+/** The refusal that ends an open stream whose access key was revoked: names the key, never a secret. */
+export function keyRevoked(accessKeyId: string): AccessRefusal {
+  return refuse(
+    'UNAUTHENTICATED',
+    'key_revoked',
+    `access key ${accessKeyId} was revoked (or deleted) while this stream was open; reconnect with valid credentials`,
+  );
 }
 
 // --- Node metadata -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import type { ProxySyncStatus, SyncTypeName } from '../shared/store/sync-status.
 import type { Snapshot } from '../shared/store/snapshots.js';
 import { parseNodeId, proxyKey, type ProxyId } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
-import { AccessCheckUnavailableError, checkAccess, nodeProxyToken, type AccessPolicy, type PeerCredentials } from './access.js';
+import { AccessCheckUnavailableError, checkAccess, nodeProxyToken, type AccessPolicy, type AccessRefusal, type PeerCredentials } from './access.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics, Sample } from './metrics.js';
 import type { aggregatedDiscoveryService, EncodedResponse, ErrorDetail, RequestNode } from './protocol.js';
@@ -64,8 +64,12 @@ export interface AdsStreamHandle {
   proxy: ProxyId | undefined;
   /** Types whose latest response the proxy rejected, one bit per type in RESOURCE_TYPE_URLS order. */
   rejected: number;
+  /** The access key that granted the stream (set once granted), rechecked while it is open; none for a certificate or shared token. */
+  accessKeyId: string | undefined;
   /** Ends the stream with status OK (the proxy reconnects, e.g. to another replica). */
   end(): void;
+  /** Ends the stream with the refusal's status, counted and logged as a refusal at its start would be. */
+  refuse(refusal: AccessRefusal): void;
 }
 
 /** Where the sync status of streams goes (a {@link SyncStatusWriter}); it throttles. */
@@ -302,7 +306,16 @@ export function adsStreamHandler<Request extends AdsRequest>(
       streamId,
     );
 
-    const handle: AdsStreamHandle = { protocol: protocolName, proxy: undefined, rejected: 0, end: () => finish() };
+    const handle: AdsStreamHandle = {
+      protocol: protocolName,
+      proxy: undefined,
+      rejected: 0,
+      accessKeyId: undefined,
+      end: () => finish(),
+      refuse: (refusal) => {
+        if (!closed) finish(refused(refusal));
+      },
+    };
     streams.add(handle);
 
     /** Releases everything the stream holds; runs once, however the stream ends. */
@@ -313,6 +326,14 @@ export function adsStreamHandler<Request extends AdsRequest>(
       subscription?.close();
       if (sync && syncRecorded) deps.syncStatus?.remove(sync);
       if (subscription) logger.info('proxy disconnected', { stream: streamId, node, peer, protocol: protocolName });
+    }
+
+    /** Counts and logs a refusal; the StreamError to end the stream with. */
+    function refused(refusal: AccessRefusal): StreamError {
+      metrics.accessRefused.inc({ reason: refusal.reason });
+      // The reason and our own message only: never the authorization metadata or a token.
+      logger.warn('stream refused', { stream: streamId, node, peer, reason: refusal.reason, detail: refusal.message });
+      return new StreamError(grpc.status[refusal.code], refusal.message);
     }
 
     /** Ends the stream with OK, or with the status of an error. */
@@ -344,12 +365,8 @@ export function adsStreamHandler<Request extends AdsRequest>(
         throw error;
       }
       if (closed) return;
-      if (!decision.allowed) {
-        metrics.accessRefused.inc({ reason: decision.reason });
-        // The reason and our own message only: never the authorization metadata or a token.
-        logger.warn('stream refused', { stream: streamId, node, peer, reason: decision.reason, detail: decision.message });
-        throw new StreamError(grpc.status[decision.code], decision.message);
-      }
+      if (!decision.allowed) throw refused(decision);
+      handle.accessKeyId = decision.accessKeyId;
       if (deps.syncStatus) {
         sync = {
           mesh: proxy.mesh,

@@ -8,7 +8,7 @@ import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../sha
 import { SnapshotStore } from '../shared/store/snapshots.js';
 import { jsonLogger, logLevel } from './log.js';
 import type { AccessKeyCheck } from './access.js';
-import { DEFAULT_CONNECTION, startRelay } from './server.js';
+import { DEFAULT_CONNECTION, DEFAULT_KEY_RECHECK_MS, startRelay } from './server.js';
 
 const env = process.env;
 const logger = jsonLogger(logLevel(env.MESHLINE_LOG_LEVEL));
@@ -80,6 +80,7 @@ const relay = await startRelay({
   logger,
   tls: tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey, clientCaFile: clientCa } : undefined,
   access: { bearerToken: env.MESHLINE_RELAY_TOKEN || undefined, keys },
+  keyRecheckMs: integer('MESHLINE_RELAY_KEY_RECHECK_MS', DEFAULT_KEY_RECHECK_MS, 1_000, 2_147_483_647),
   syncStatus:
     syncTable && dynamodb
       ? {

@@ -115,10 +115,13 @@ export interface RelayMetrics {
   nacks: Counter;
   /**
    * Streams refused for their credentials, label `reason`: missing_token, invalid_token,
-   * missing_client_certificate, certificate_names_another_proxy (shared token and mTLS), and
-   * missing_credentials, invalid_credentials, identity_names_another_proxy (access keys).
+   * missing_client_certificate, certificate_names_another_proxy (shared token and mTLS);
+   * missing_credentials, invalid_credentials, identity_names_another_proxy (access keys); and
+   * key_revoked (an open stream whose access key was revoked since).
    */
   accessRefused: Counter;
+  /** Access key reads of the periodic recheck of open streams that failed (their streams are kept). */
+  keyRecheckErrors: Counter;
   /** Sync status items written, and writes or deletes that failed. */
   syncStatusWrites: Counter;
   syncStatusErrors: Counter;
@@ -138,6 +141,10 @@ export function createRelayMetrics(registry = new MetricsRegistry()): RelayMetri
     acks: registry.counter('meshline_relay_acks_total', 'Requests that ACKed a response, by resource type.'),
     nacks: registry.counter('meshline_relay_nacks_total', 'Requests that NACKed a response (error_detail set), by resource type and error_detail code.'),
     accessRefused: registry.counter('meshline_relay_access_refused_total', 'ADS streams refused for their credentials, by reason.'),
+    keyRecheckErrors: registry.counter(
+      'meshline_relay_key_recheck_errors_total',
+      'Failed reads of the access keys of open streams in their periodic recheck; the streams are kept.',
+    ),
     syncStatusWrites: registry.counter('meshline_relay_sync_status_writes_total', 'Sync status items written to the sync status table.'),
     syncStatusErrors: registry.counter('meshline_relay_sync_status_errors_total', 'Failed writes or deletes of sync status items.'),
     streamErrors: registry.counter('meshline_relay_stream_errors_total', 'ADS streams refused or ended with an error status, by gRPC status.'),

@@ -5,7 +5,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncStatusWriter } from '../shared/store/sync-status.js';
 import { proxyKey } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES } from '../shared/xds/type-urls.js';
-import type { AccessPolicy } from './access.js';
+import { keyRevoked, revokedKeys, type AccessKeyCheck, type AccessPolicy } from './access.js';
 import { hostPort, startAdmin } from './admin.js';
 import { adsStreamHandler, typeBit, withNodeProxyTokens, type AdsStreamHandle } from './ads.js';
 import { DeltaStream } from './delta.js';
@@ -37,6 +37,12 @@ export interface RelayOptions {
    * CA (unless `keys` is set: then a certificate is one proof among others), no token, no keys.
    */
   access?: Partial<AccessPolicy> | undefined;
+  /**
+   * With `access.keys`: how often the access keys of open streams are read again, ending the
+   * streams of a key revoked (or deleted) since (UNAUTHENTICATED, reason `key_revoked`).
+   * DEFAULT_KEY_RECHECK_MS by default.
+   */
+  keyRecheckMs?: number | undefined;
   /** Records each stream's ACKed versions and last NACK in this table (see shared/store/sync-status.ts). */
   syncStatus?: SyncStatusOptions | undefined;
   /** Names this replica in sync status; the host name and a random suffix by default. */
@@ -84,6 +90,12 @@ export interface Relay {
   close(): Promise<void>;
 }
 
+/** How often the access keys of open streams are read again by default. */
+export const DEFAULT_KEY_RECHECK_MS = 60_000;
+
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** How long close() lets streams drain before cutting them. */
 const SHUTDOWN_GRACE_MS = 5_000;
 
@@ -124,6 +136,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     // Both would travel as `authorization: Bearer ...`; a shared token proves no proxy's identity.
     throw new Error('a shared bearer token cannot be combined with access keys: per-proxy tokens replace it');
   }
+  const keyRecheckMs = options.keyRecheckMs ?? DEFAULT_KEY_RECHECK_MS;
+  // setInterval runs a longer delay after 1 ms.
+  if (!(keyRecheckMs >= 1 && keyRecheckMs <= MAX_TIMER_MS)) throw new Error(`keyRecheckMs must be between 1 and ${MAX_TIMER_MS}, got: ${keyRecheckMs}`);
   let serving = false;
 
   registerGauges(metrics.registry, streams, source);
@@ -169,11 +184,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     token: access.bearerToken !== undefined,
     accessKeys: keys !== undefined,
     syncStatus: options.syncStatus !== undefined,
+    ...(keys ? { keyRecheckMs } : {}),
   });
+  const keyRecheck = keys && startKeyRecheck(keys, keyRecheckMs, streams, metrics, logger);
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
     serving = false;
+    keyRecheck?.stop();
     // tryShutdown stops accepting and sends every connection a GOAWAY, then waits for open
     // calls; ADS streams never end on their own, so end them with OK (proxies reconnect, to
     // another replica behind the load balancer).
@@ -196,6 +214,60 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     adsAddress,
     adminUrl: admin.url,
     close: () => (closing ??= close()),
+  };
+}
+
+/**
+ * Every `intervalMs`, reads once each distinct access key that granted an open stream, and ends
+ * the streams of keys now missing or not Active (see AdsStreamHandle.refuse). A key that cannot
+ * be read keeps its streams (availability over a transient error): counted, and logged once per
+ * outage. A round still running when the next is due makes that tick a no-op.
+ */
+function startKeyRecheck(keys: AccessKeyCheck, intervalMs: number, streams: Set<AdsStreamHandle>, metrics: RelayMetrics, logger: Logger): { stop(): void } {
+  let running = false;
+  let stopped = false;
+  let failing = false;
+
+  async function recheck(): Promise<void> {
+    const ids = new Set<string>();
+    for (const stream of streams) if (stream.accessKeyId !== undefined) ids.add(stream.accessKeyId);
+    if (ids.size === 0) return;
+    const { revoked, unreadable } = await revokedKeys(keys, ids);
+    if (stopped) return;
+    if (unreadable.size > 0) {
+      metrics.keyRecheckErrors.inc({}, unreadable.size);
+      if (!failing) {
+        const [error] = unreadable.values();
+        logger.warn('access keys unreadable; streams they granted are kept until they can be rechecked', { keys: unreadable.size, error });
+      }
+      failing = true;
+    } else if (failing) {
+      logger.info('access keys readable again', { keys: ids.size });
+      failing = false;
+    }
+    if (revoked.size === 0) return;
+    // Streams opened since the reads are included: a revoked key is never Active again.
+    for (const stream of [...streams]) {
+      if (stream.accessKeyId !== undefined && revoked.has(stream.accessKeyId)) stream.refuse(keyRevoked(stream.accessKeyId));
+    }
+  }
+
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    recheck()
+      .catch((error: unknown) => logger.error('access key recheck failed', { error }))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  // Never what keeps the process alive.
+  timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
   };
 }
 

@@ -22,6 +22,7 @@ import { AccessKeyStore, formatProxyToken, type AccessKeySpec } from '../../shar
 import { FileSecretSealer } from '../../shared/auth/sealer.js';
 import { nodeIdOf, type ProxyId } from '../../shared/xds/node-id.js';
 import { CLUSTER } from '../../shared/xds/type-urls.js';
+import type { AccessKeyCheck } from '../../relay/access.js';
 import { DELTA_AGGREGATED_RESOURCES, STREAM_AGGREGATED_RESOURCES } from '../../relay/protocol.js';
 import { AdsTestClient, DeltaTestClient, resourceNames, type ConnectOptions, type StreamEnd } from '../support/xds-ads-client.js';
 import { startTestBackend } from '../support/xds-backend.js';
@@ -59,9 +60,17 @@ async function issue(spec: AccessKeySpec): Promise<{ accessKeyId: string; secret
   return { accessKeyId: key.accessKeyId, secretAccessKey, token: formatProxyToken(key.accessKeyId, secretAccessKey) };
 }
 
-/** A relay requiring identities (keys of this file, region of the stack), with two proxies of a fresh mesh published. */
-async function relayWithProxies(): Promise<{ relay: TestRelay; front: ProxyId; back: ProxyId }> {
-  const relay = await relayForTest({ access: { keys: { store: keys.store, region: inject('stack').region } } });
+/**
+ * A relay requiring identities (keys of this file, or `options.store` over them; region of the
+ * stack), with two proxies of a fresh mesh published.
+ */
+async function relayWithProxies(
+  options: { keyRecheckMs?: number; store?: AccessKeyCheck['store'] } = {},
+): Promise<{ relay: TestRelay; front: ProxyId; back: ProxyId }> {
+  const relay = await relayForTest({
+    access: { keys: { store: options.store ?? keys.store, region: inject('stack').region } },
+    ...(options.keyRecheckMs !== undefined ? { keyRecheckMs: options.keyRecheckMs } : {}),
+  });
   const mesh = uniqueMesh('auth');
   const front = virtualNode(mesh, 'front');
   const back = virtualNode(mesh, 'back');
@@ -164,6 +173,80 @@ describe('relay: proxy identities with access keys', () => {
     });
     expect(await relay.metric(REFUSED, { reason: 'invalid_credentials' })).toBe(4);
     expect(await relay.metric('meshline_relay_stream_errors_total', { code: 'UNAUTHENTICATED' })).toBe(5);
+  });
+
+  it('ends the open streams of a revoked key (SotW and delta) with UNAUTHENTICATED key_revoked within keyRecheckMs and refuses its reconnect, while a stream of another key stays open and is still pushed updates', async () => {
+    const { relay, front, back } = await relayWithProxies({ keyRecheckMs: 200 });
+    const frontKey = await issue({ role: 'proxy', proxies: [nodeIdOf(front)] });
+    const backKey = await issue({ role: 'proxy', proxies: [nodeIdOf(back)] });
+    const frontSotw = sotw(relay, nodeIdOf(front), bearer(frontKey.token));
+    const frontDelta = delta(relay, nodeIdOf(front), bearer(frontKey.token));
+    const backSotw = sotw(relay, nodeIdOf(back), bearer(backKey.token));
+    expect(resourceNames(await frontSotw.next())).toEqual(['alpha']);
+    expect((await frontDelta.next()).resources.map((r) => r.name)).toEqual(['alpha']);
+    expect(resourceNames(await backSotw.next())).toEqual(['beta']);
+    backSotw.ack(CLUSTER);
+
+    await keys.store.revoke(frontKey.accessKeyId);
+    // Both streams of the key end in the next round (ended() fails the test after 5 s).
+    for (const client of [frontSotw, frontDelta]) {
+      const end = await ended(client);
+      expect(end).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining(`access key ${frontKey.accessKeyId} was revoked`) });
+      expect(end.details).not.toContain(frontKey.secretAccessKey);
+    }
+    expect(await relay.metric(REFUSED, { reason: 'key_revoked' })).toBe(2);
+    expect(relay.logs.entries.filter((e) => e.msg === 'stream refused').map((e) => [e.reason, e.node])).toEqual([
+      ['key_revoked', nodeIdOf(front)],
+      ['key_revoked', nodeIdOf(front)],
+    ]);
+
+    // The same token on a new stream: refused at its start.
+    expect(await ended(sotw(relay, nodeIdOf(front), bearer(frontKey.token)))).toMatchObject({
+      code: grpc.status.UNAUTHENTICATED,
+      details: expect.stringContaining('unknown or revoked'),
+    });
+    expect(await relay.metric(REFUSED, { reason: 'invalid_credentials' })).toBe(1);
+
+    // The round that ended the front streams read the back key too (it was open before the
+    // revocation) and kept its stream: it is still served a change published after that round.
+    await publish(relay.store, front.mesh, [
+      proxySnapshot(front, [{ name: 'alpha', endpoints: [{ host: '127.0.0.1', port: 9001 }] }]),
+      proxySnapshot(back, [
+        { name: 'beta', endpoints: [{ host: '127.0.0.1', port: 9002 }] },
+        { name: 'gamma', endpoints: [{ host: '127.0.0.1', port: 9003 }] },
+      ]),
+    ]);
+    expect(resourceNames(await backSotw.next())).toEqual(['beta', 'gamma']);
+    expect(await relay.metric('meshline_relay_streams', { mesh: front.mesh })).toBe(1);
+    expect(await relay.metric(REFUSED, { reason: 'key_revoked' })).toBe(2);
+    const logged = JSON.stringify(relay.logs.entries);
+    for (const secret of [frontKey.secretAccessKey, backKey.secretAccessKey]) expect(logged).not.toContain(secret);
+  });
+
+  it('keeps the open streams of a key while the keys cannot be read (counted, logged once), and ends them once a read finds the key revoked', async () => {
+    let down = false;
+    const store: AccessKeyCheck['store'] = {
+      get: (accessKeyId) => (down ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')) : keys.store.get(accessKeyId)),
+      secretOf: (key) => keys.store.secretOf(key),
+    };
+    const { relay, front } = await relayWithProxies({ keyRecheckMs: 200, store });
+    const frontKey = await issue({ role: 'proxy', proxies: [nodeIdOf(front)] });
+    const frontSotw = sotw(relay, nodeIdOf(front), bearer(frontKey.token));
+    expect(resourceNames(await frontSotw.next())).toEqual(['alpha']);
+
+    down = true;
+    await keys.store.revoke(frontKey.accessKeyId);
+    // A round whose read failed has decided nothing against the stream.
+    await relay.logs.waitFor((e) => e.msg.startsWith('access keys unreadable; streams they granted are kept'));
+    expect(await relay.metric('meshline_relay_key_recheck_errors_total')).toBeGreaterThanOrEqual(1);
+    expect(await relay.metric('meshline_relay_streams', { mesh: front.mesh })).toBe(1);
+    expect(await relay.metric(REFUSED, { reason: 'key_revoked' })).toBe(0);
+
+    down = false;
+    expect(await ended(frontSotw)).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('was revoked') });
+    expect(await relay.metric(REFUSED, { reason: 'key_revoked' })).toBe(1);
+    expect(relay.logs.entries.filter((e) => e.msg.startsWith('access keys unreadable; streams'))).toHaveLength(1);
+    expect(relay.logs.entries.some((e) => e.msg === 'access keys readable again')).toBe(true);
   });
 
   it("accepts SigV4 signed as Envoy's aws_iam gRPC credentials sign an ADS call, and refuses it expired, with a wrong secret, or for the other method", async () => {

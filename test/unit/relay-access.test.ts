@@ -14,11 +14,14 @@ import { parseNodeId, type ProxyId } from '../../shared/xds/node-id.js';
 import {
   AccessCheckUnavailableError,
   checkAccess,
+  KEY_RECHECK_CONCURRENCY,
+  keyRevoked,
   nodeProxyToken,
   PROXY_TOKEN_METADATA_KEY,
   type AccessKeyCheck,
   type AccessPolicy,
   type PeerCredentials,
+  revokedKeys,
 } from '../../relay/access.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, STREAM_AGGREGATED_RESOURCES } from '../../relay/protocol.js';
 import { encodeDeltaDiscoveryRequest, encodeDiscoveryRequest, type TestNode } from '../support/xds-codecs.js';
@@ -91,21 +94,37 @@ async function envoySigned(entry: { key: AccessKey; secret: string }, options: {
 }
 
 describe('relay access with keys: what proves an identity', () => {
+  const grantedBy = (entry: { key: AccessKey }) => ({ allowed: true, accessKeyId: entry.key.accessKeyId });
+
   it('accepts a per-proxy token as "authorization: Bearer" or in node metadata, for the proxy it names (node id or ARN)', async () => {
     const token = tokenOf(KEYS.front);
-    expect(await checkAccess(POLICY, peer({ authorization: [`Bearer ${token}`] }), proxy(FRONT))).toEqual({ allowed: true });
-    expect(await checkAccess(POLICY, peer({ authorization: [`bearer  ${token} `] }), proxy(FRONT))).toEqual({ allowed: true });
-    expect(await checkAccess(POLICY, peer({ nodeProxyToken: token }), proxy(FRONT))).toEqual({ allowed: true });
-    expect(await checkAccess(POLICY, peer({ nodeProxyToken: token }), proxy('arn:aws:appmesh:eu-west-1:111122223333:mesh/shop/virtualNode/front'))).toEqual({
-      allowed: true,
-    });
+    expect(await checkAccess(POLICY, peer({ authorization: [`Bearer ${token}`] }), proxy(FRONT))).toEqual(grantedBy(KEYS.front));
+    expect(await checkAccess(POLICY, peer({ authorization: [`bearer  ${token} `] }), proxy(FRONT))).toEqual(grantedBy(KEYS.front));
+    expect(await checkAccess(POLICY, peer({ nodeProxyToken: token }), proxy(FRONT))).toEqual(grantedBy(KEYS.front));
+    expect(await checkAccess(POLICY, peer({ nodeProxyToken: token }), proxy('arn:aws:appmesh:eu-west-1:111122223333:mesh/shop/virtualNode/front'))).toEqual(
+      grantedBy(KEYS.front),
+    );
   });
 
   it('accepts an admin key for the mesh, and SigV4 signed as Envoy signs an ADS call', async () => {
-    expect(await checkAccess(POLICY, peer({ authorization: [`Bearer ${tokenOf(KEYS.admin)}`] }), proxy(BACK))).toEqual({ allowed: true });
-    expect(await checkAccess(POLICY, await envoySigned(KEYS.front), proxy(FRONT))).toEqual({ allowed: true });
+    expect(await checkAccess(POLICY, peer({ authorization: [`Bearer ${tokenOf(KEYS.admin)}`] }), proxy(BACK))).toEqual(grantedBy(KEYS.admin));
+    expect(await checkAccess(POLICY, await envoySigned(KEYS.front), proxy(FRONT))).toEqual(grantedBy(KEYS.front));
     // 14 minutes of skew either way is fine.
-    expect(await checkAccess(POLICY, await envoySigned(KEYS.front, { signingDate: new Date(NOW.getTime() - 14 * 60_000) }), proxy(FRONT))).toEqual({ allowed: true });
+    expect(await checkAccess(POLICY, await envoySigned(KEYS.front, { signingDate: new Date(NOW.getTime() - 14 * 60_000) }), proxy(FRONT))).toEqual(
+      grantedBy(KEYS.front),
+    );
+  });
+
+  it('a grant by an access key carries that key id (the stream is rechecked against it); a certificate or shared-token grant carries none', async () => {
+    // When a token of one key fails and another's proves the identity, the grant names the one that proved it.
+    const decision = await checkAccess(POLICY, peer({ authorization: [`Bearer ${tokenOf(KEYS.revoked)}`, `Bearer ${tokenOf(KEYS.admin)}`] }), proxy(FRONT));
+    expect(decision).toEqual({ allowed: true, accessKeyId: KEYS.admin.key.accessKeyId });
+    // A certificate naming the proxy proves it before any token is read.
+    const certified = await checkAccess(POLICY, peer({ certificateSubjectAltName: `URI:${FRONT}`, authorization: [`Bearer ${tokenOf(KEYS.front)}`] }), proxy(FRONT));
+    expect(certified).toEqual({ allowed: true });
+    expect(await checkAccess({ requireClientCertificate: false, bearerToken: 'shared' }, peer({ authorization: ['Bearer shared'] }), proxy(FRONT))).not.toHaveProperty(
+      'accessKeyId',
+    );
   });
 
   it('accepts a verified client certificate naming the proxy without any key', async () => {
@@ -202,6 +221,56 @@ describe('relay access with keys: refusals', () => {
     expect(await checkAccess(shared, peer(), proxy(FRONT))).toEqual(refused('UNAUTHENTICATED', 'missing_token'));
     expect(await checkAccess(shared, peer({ authorization: ['Bearer shared'] }), proxy(FRONT))).toEqual({ allowed: true });
     expect(await checkAccess({ requireClientCertificate: false }, peer(), proxy(FRONT))).toEqual({ allowed: true });
+  });
+});
+
+describe('revokedKeys: the recheck of the keys of open streams', () => {
+  it('reads each distinct key once, at most KEY_RECHECK_CONCURRENCY at a time, and names those missing or not Active', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => key(`MANY${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(65 + Math.floor(i / 26))}`, {}));
+    const base = memoryKeys([...Object.values(KEYS), ...many]);
+    const reads: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const counted: AccessKeyCheck = {
+      ...base,
+      store: {
+        ...base.store,
+        get: async (accessKeyId) => {
+          reads.push(accessKeyId);
+          maxInFlight = Math.max(maxInFlight, (inFlight += 1));
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          inFlight -= 1;
+          return base.store.get(accessKeyId);
+        },
+      },
+    };
+    const unknown = 'MLAKUNKNOWNUNKNOWNUN';
+    const ids = [KEYS.front, KEYS.front, KEYS.revoked, KEYS.admin, KEYS.revoked, ...many].map((entry) => entry.key.accessKeyId);
+    const { revoked, unreadable } = await revokedKeys(counted, [...ids, unknown, unknown]);
+    expect([...revoked].sort()).toEqual([KEYS.revoked.key.accessKeyId, unknown].sort());
+    expect(unreadable.size).toBe(0);
+    expect(reads.sort()).toEqual([...new Set([...ids, unknown])].sort());
+    expect(maxInFlight).toBe(KEY_RECHECK_CONCURRENCY);
+  });
+
+  it('a failing read revokes nothing: the key is unreadable and its streams are kept', async () => {
+    const base = memoryKeys();
+    const failing: AccessKeyCheck = {
+      ...base,
+      store: { ...base.store, get: (id) => (id === KEYS.front.key.accessKeyId ? Promise.reject(new Error('connect ECONNREFUSED')) : base.store.get(id)) },
+    };
+    const { revoked, unreadable } = await revokedKeys(failing, [KEYS.front.key.accessKeyId, KEYS.revoked.key.accessKeyId]);
+    expect([...revoked]).toEqual([KEYS.revoked.key.accessKeyId]);
+    expect([...unreadable.keys()]).toEqual([KEYS.front.key.accessKeyId]);
+  });
+
+  it('the refusal of a revoked key is UNAUTHENTICATED key_revoked, naming the key', () => {
+    expect(keyRevoked(KEYS.front.key.accessKeyId)).toEqual({
+      allowed: false,
+      code: 'UNAUTHENTICATED',
+      reason: 'key_revoked',
+      message: expect.stringMatching(new RegExp(`^access key ${KEYS.front.key.accessKeyId} was revoked`)),
+    });
   });
 });
 
