@@ -444,23 +444,19 @@ function canonicalPath(path: string): string {
 
 /**
  * The paths the client may have signed. API Gateway HTTP API can hand Lambda a `rawPath` with
- * some percent-escapes already decoded, while the SDK signed the encoded path it sent; encoding
- * each segment once more recovers that path. The second candidate only exists when it differs.
+ * some percent-escapes already decoded, and serverless-offline decodes some segments and not
+ * others (`cli%20demo` stays, `web%3Av1` arrives as `web:v1`), while the client signed the
+ * encoded path it sent. Clients encode path labels the RFC 3986 way (the SDKs, botocore), so
+ * besides the path as given: each segment encoded once more (all of it was decoded), and each
+ * segment decoded and encoded again (some of it was). Only distinct candidates are tried.
  */
 function pathCandidates(path: string): string[] {
-  const reencoded = path
-    .split('/')
-    .map((segment) => uriEncode(Buffer.from(segment, 'utf8')))
-    .join('/');
-  return reencoded === path ? [path] : [path, reencoded];
+  const segments = path.split('/');
+  const reencoded = segments.map((segment) => uriEncode(Buffer.from(segment, 'utf8'))).join('/');
+  const normalized = segments.map((segment) => uriEncode(percentDecode(segment))).join('/');
+  return [...new Set([path, reencoded, normalized])];
 }
 
-/**
- * `getCanonicalQuery`: each key and value percent-decoded, then RFC 3986-encoded; sorted by
- * encoded key, then value; X-Amz-Signature left out. Decoding works on bytes, so any escape
- * survives the round trip. A raw '+' is a literal plus: the SDK and botocore send a plus as
- * %2B, and @smithy/querystring-parser decodes with decodeURIComponent, which keeps '+'.
- */
 /**
  * The query as received, and, when it holds a '+', with each '+' read as a space: the local
  * stack's serverless-offline rebuilds `rawQueryString` with URLSearchParams, which writes a
@@ -471,6 +467,12 @@ function queryCandidates(query: string): string[] {
   return query.includes('+') ? [query, query.replaceAll('+', '%20')] : [query];
 }
 
+/**
+ * `getCanonicalQuery`: each key and value percent-decoded, then RFC 3986-encoded; sorted by
+ * encoded key, then value; X-Amz-Signature left out. Decoding works on bytes, so any escape
+ * survives the round trip. A raw '+' is a literal plus: the SDK and botocore send a plus as
+ * %2B, and @smithy/querystring-parser decodes with decodeURIComponent, which keeps '+'.
+ */
 function canonicalQuery(query: string): string {
   const pairs: Array<[string, string]> = [];
   for (const piece of query.split('&')) {

@@ -11,6 +11,7 @@ import {
   CreateVirtualNodeCommand,
   DeleteMeshCommand,
   DescribeMeshCommand,
+  DescribeVirtualNodeCommand,
   ListMeshesCommand,
   NotFoundException,
   TagResourceCommand,
@@ -61,6 +62,16 @@ describe('API authentication', () => {
   it('accepts a request the App Mesh SDK signed with an issued admin key', async () => {
     const described = await admin.send(new DescribeMeshCommand({ meshName }));
     expect(described.mesh?.meshName).toBe(meshName);
+  });
+
+  it('verifies requests whose path carries names with reserved and non-ASCII characters', async () => {
+    // The SDK percent-encodes them in the path it signs; the emulator hands some segments over decoded.
+    const mesh = uniqueMeshName('a b:c');
+    const virtualNodeName = 'web:v1~x @é+(1)';
+    await admin.send(new CreateMeshCommand({ meshName: mesh }));
+    await admin.send(new CreateVirtualNodeCommand({ meshName: mesh, virtualNodeName, spec: {} }));
+    const described = await admin.send(new DescribeVirtualNodeCommand({ meshName: mesh, virtualNodeName }));
+    expect(described.virtualNode?.virtualNodeName).toBe(virtualNodeName);
   });
 
   it('accepts the signing name execute-api as well as appmesh, and no other', async () => {

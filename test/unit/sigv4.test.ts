@@ -209,6 +209,13 @@ describe('requests signed by @smithy/signature-v4', () => {
     expect(() => verifyRequest({ ...request, path: '/v20190125/meshes/my:mesh/virtualNodes/a@b' }, SECRET, EXPECTED)).not.toThrow();
   });
 
+  it('accepts a path of which some segments arrive decoded and others not (serverless-offline: a space stays %20, a colon is decoded)', async () => {
+    const request = await signed({ path: '/v20190125/meshes/cli%20demo/virtualNodes/web%3Av1~x' });
+    expect(() => verifyRequest({ ...request, path: '/v20190125/meshes/cli%20demo/virtualNodes/web:v1~x' }, SECRET, EXPECTED)).not.toThrow();
+    // Still a different path: another name is refused.
+    expect(() => verifyRequest({ ...request, path: '/v20190125/meshes/cli%20demo/virtualNodes/web:v2~x' }, SECRET, EXPECTED)).toThrow(InvalidSignatureError);
+  });
+
   it('accepts a request signed without x-amz-content-sha256 (payload hash from the body)', async () => {
     const body = '{"meshName":"m"}';
     const request = await signed({ method: 'POST', body }, { applyChecksum: false });
