@@ -83,7 +83,8 @@ const COMMANDS: Record<string, Command> = {
   --relay HOST:PORT      the relay's ADS address (default 127.0.0.1:18000)
   --tls                  speak TLS to the relay; --ca FILE verifies it (default: the system CA bundle)
   --cert FILE --key FILE a client certificate for mTLS (its SAN names the proxy)
-  --token TOKEN          a bearer token for the relay
+  --token TOKEN          the proxy's token (meshline keys create --role proxy --proxy <node id>), sent as
+                         authorization: Bearer <token> on the ADS stream
   --admin-port PORT      Envoy's admin port (default 9901, as App Mesh)
   --statsd HOST:PORT     also send stats to statsd
   --tracing KIND         zipkin, opentelemetry or xray; --tracing-address HOST:PORT for its collector
