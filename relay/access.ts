@@ -35,6 +35,9 @@ export interface AccessKeyCheck {
   now?: (() => Date) | undefined;
 }
 
+/** How many `authorization` metadata values of one stream are tried. */
+export const MAX_AUTHORIZATION_VALUES = 2;
+
 /** The signing name App Mesh's Envoy image signs ADS calls with (`envoy.grpc_credentials.aws_iam`). */
 export const SIGNING_SERVICE = 'appmesh';
 
@@ -214,7 +217,9 @@ async function checkIdentity(keys: AccessKeyCheck, peer: PeerCredentials, claime
     refusals.push(certificate);
   }
   const proofs: (() => Promise<AccessDecision>)[] = [
-    ...peer.authorization.map((value) => () => checkAuthorization(keys, peer, value, claimed)),
+    // At most MAX_AUTHORIZATION_VALUES of them: each may cost a key read, and a client has no
+    // reason to send more than one (a token or a signature).
+    ...peer.authorization.slice(0, MAX_AUTHORIZATION_VALUES).map((value) => () => checkAuthorization(keys, peer, value, claimed)),
     ...(peer.nodeProxyToken !== undefined ? [() => checkProxyToken(keys, peer.nodeProxyToken ?? '', 'node metadata meshline.proxyToken', claimed)] : []),
   ];
   for (const proof of proofs) {

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { AccessKeyStore } from '../../shared/auth/keys.js';
-import { coversMesh, type Grant } from '../../shared/auth/policy.js';
+import type { Grant } from '../../shared/auth/policy.js';
 import type { RateLimiter } from '../../shared/auth/rate-limit.js';
 import { payloadHash, readSignature, verifySignature, type SignedRequest } from '../../shared/auth/sigv4.js';
 import { MissingAuthenticationTokenError, TooManyRequestsError, UnrecognizedClientError } from '../../shared/errors.js';
@@ -79,12 +79,4 @@ export function meshOfInput(input: Record<string, unknown>): string | undefined 
     return key?.meshName ?? '';
   }
   return undefined;
-}
-
-/** A ListMeshes result with only the meshes the key covers (pages may come back shorter). */
-export function visibleMeshes(grant: Grant, result: unknown): unknown {
-  if (grant.meshes === '*' || typeof result !== 'object' || result === null) return result;
-  const list = (result as { meshes?: { meshName?: string }[] }).meshes;
-  if (!Array.isArray(list)) return result;
-  return { ...result, meshes: list.filter((mesh) => typeof mesh.meshName === 'string' && coversMesh(grant, mesh.meshName)) };
 }

@@ -2,8 +2,8 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { authorizeExtension, authorizeMesh, authorizeOperation, type Grant } from '../../shared/auth/policy.js';
 import { apiAuthFromEnv, runtimeFromEnv } from '../runtime.js';
-import { authenticate, meshOfInput, visibleMeshes } from './auth.js';
-import { appMeshErrors } from './errors.js';
+import { authenticate, meshOfInput } from './auth.js';
+import { appMeshErrors, UnknownOperationError } from './errors.js';
 import { EXTENSION_PREFIX, extensionAction, invokeExtension } from './extensions.js';
 import { invokeOperation } from './operations.js';
 import { matchRoute } from './router.js';
@@ -36,12 +36,14 @@ async function operation(event: APIGatewayProxyEventV2, grant: Grant | undefined
   if (!grant) return invokeOperation(runtime, route.operation, input);
   const mesh = meshOfInput(input);
   if (mesh !== undefined) authorizeMesh(runtime.account, grant, route.operation, mesh);
-  const result = await invokeOperation(runtime, route.operation, input);
-  return route.operation === 'ListMeshes' ? visibleMeshes(grant, result) : result;
+  // A key for named meshes lists those meshes only: their pages and tokens never pass over others.
+  return invokeOperation(runtime, route.operation, input, grant.meshes === '*' ? {} : { onlyMeshes: grant.meshes });
 }
 
 async function extension(event: APIGatewayProxyEventV2, grant: Grant | undefined): Promise<unknown> {
   const action = extensionAction(event);
+  // Nothing runs unauthorized: an extension that names no action is not one.
+  if (grant && !action) throw new UnknownOperationError(`No Meshline operation at ${event.requestContext?.http?.method ?? 'GET'} ${event.rawPath ?? '/'}.`);
   if (grant && action) authorizeExtension(runtime.account, grant, action);
   return invokeExtension(runtime, event);
 }

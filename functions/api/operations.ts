@@ -12,7 +12,12 @@ import { listTags, tagResource, untagResource } from '../../shared/mesh/tags.js'
 import type { Tag } from '../../shared/store/repository.js';
 
 type Input = Record<string, unknown>;
-type Invoke = (deps: MeshDeps, input: Input) => Promise<unknown>;
+/** What the caller's access adds to an operation: for ListMeshes, the meshes a scoped key may see. */
+export interface CallerScope {
+  onlyMeshes?: readonly string[] | undefined;
+}
+
+type Invoke = (deps: MeshDeps, input: Input, scope: CallerScope) => Promise<unknown>;
 
 const KIND_OF_NOUN: Record<string, Kind> = {
   Mesh: 'mesh',
@@ -73,7 +78,7 @@ function resourceOperation(verb: string, kind: Kind): Invoke {
     case 'Delete':
       return (deps, input) => deleteResource(deps, keyOf(kind, input), text(input.meshOwner));
     case 'List':
-      return (deps, input) => {
+      return (deps, input, scope) => {
         const key = keyOf(kind, input);
         return listResources(deps, {
           kind,
@@ -82,6 +87,7 @@ function resourceOperation(verb: string, kind: Kind): Invoke {
           limit: input.limit as number | undefined,
           nextToken: text(input.nextToken),
           meshOwner: text(input.meshOwner),
+          ...(kind === 'mesh' ? { onlyMeshes: scope.onlyMeshes } : {}),
         });
       };
     default:
@@ -97,11 +103,11 @@ const TAG_OPERATIONS: Partial<Record<OperationName, Invoke>> = {
 };
 
 /** Runs the use case of an App Mesh operation on its validated input. */
-export function invokeOperation(deps: MeshDeps, operation: OperationName, input: Input): Promise<unknown> {
+export function invokeOperation(deps: MeshDeps, operation: OperationName, input: Input, scope: CallerScope = {}): Promise<unknown> {
   const tagOperation = TAG_OPERATIONS[operation];
-  if (tagOperation) return tagOperation(deps, input);
+  if (tagOperation) return tagOperation(deps, input, scope);
   const match = /^(Create|Describe|Update|Delete|List)(\w+)$/.exec(operation);
   const kind = match ? KIND_OF_NOUN[match[2] ?? ''] : undefined;
   if (!match || !kind) throw new Error(`no use case for operation ${operation}`);
-  return resourceOperation(match[1] ?? '', kind)(deps, input);
+  return resourceOperation(match[1] ?? '', kind)(deps, input, scope);
 }

@@ -332,6 +332,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startFunctions(log, functionsAndRelay, {
         root,
         api: endpoints.api,
+        // serverless.yml takes auth from a parameter, never from the environment (see there).
+        params: auth ? [] : ['auth=off'],
         env: {
           ...childEnv,
           MESHLINE_API_HOST: '127.0.0.1',
@@ -422,10 +424,11 @@ function childEnvironment(stackEnv: Record<string, string>): NodeJS.ProcessEnv {
 async function startFunctions(
   log: StackLog,
   parts: Part[],
-  options: { root: string; api: string; env: NodeJS.ProcessEnv },
+  options: { root: string; api: string; env: NodeJS.ProcessEnv; params: string[] },
 ): Promise<void> {
   const osls = join(options.root, 'node_modules', 'osls', 'bin', 'serverless.js');
-  const part = spawnPart(log, 'api', process.execPath, [osls, 'offline', 'start'], { cwd: options.root, env: options.env });
+  const args = [osls, 'offline', 'start', ...options.params.map((param) => `--param=${param}`)];
+  const part = spawnPart(log, 'api', process.execPath, args, { cwd: options.root, env: options.env });
   parts.push(part);
   await awaitReady(`the API at ${options.api} and its stream trigger`, 120_000, part, async (signal) => {
     await Promise.all([

@@ -115,6 +115,10 @@ export function normalizeAccessKeySpec(spec: AccessKeySpec): Pick<AccessKey, 'ro
   if (spec.rateLimit !== undefined && (!Number.isInteger(spec.rateLimit) || spec.rateLimit < 1)) {
     throw new BadRequestError(`rateLimit must be a positive integer (requests per second), got: ${spec.rateLimit}`);
   }
+  if (spec.rateLimit !== undefined && spec.role === 'proxy') {
+    // Rate limits apply to API requests, which proxy keys may not make; the relay limits nothing per key.
+    throw new BadRequestError('rateLimit applies to admin and read-only keys: a proxy key makes no API requests');
+  }
   const common = {
     ...(spec.description !== undefined ? { description: spec.description } : {}),
     ...(spec.rateLimit !== undefined ? { rateLimit: spec.rateLimit } : {}),

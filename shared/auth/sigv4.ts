@@ -63,7 +63,12 @@ const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 /** SHA-256 of the empty string. */
 const EMPTY_PAYLOAD_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const MAX_SKEW_MS = 15 * 60 * 1000;
-const MAX_PRESIGNED_EXPIRES = 604800;
+/**
+ * Presigned URLs live at most 15 minutes here, as long as a header signature may be skewed.
+ * SigV4 allows 7 days (604800 s), but a presigned control-plane call (a DeleteMesh) that leaks
+ * into a log or a chat should not stay usable for a week.
+ */
+const MAX_PRESIGNED_EXPIRES = 900;
 /** Values echoed into messages are cut here, so a huge header does not make a huge response. */
 const MAX_ECHO = 256;
 

@@ -57,6 +57,12 @@ export interface ListRequest {
   limit?: number | undefined;
   nextToken?: string | undefined;
   meshOwner?: string | undefined;
+  /**
+   * ListMeshes only: the names of the meshes the caller may see (a key for named meshes). The
+   * listing then walks these names, never the account's mesh registry, so neither its pages
+   * nor its tokens say anything about other meshes.
+   */
+  onlyMeshes?: readonly string[] | undefined;
 }
 
 function describeKey(key: ResourceKey): string {
@@ -436,12 +442,34 @@ function decodeToken(raw: string, expected: Omit<PageToken, 's'>, prefix: string
   return t.s;
 }
 
+/**
+ * ListMeshes for a caller limited to named meshes: those of them that exist, in name order,
+ * paged by name. Its tokens are their own family (`p: '*named'`): one of them never continues
+ * an account-wide listing, nor the other way round.
+ */
+async function listNamedMeshes(deps: MeshDeps, names: readonly string[], limit: number, nextToken: string | undefined): Promise<ResourceData> {
+  const scope = { k: 'mesh' as const, m: '', p: '*named' };
+  const after = nextToken !== undefined ? decodeToken(nextToken, scope, '') : undefined;
+  const remaining = [...new Set(names)].sort().filter((name) => after === undefined || name > after);
+  const meshes: ResourceData[] = [];
+  let last: string | undefined;
+  for (const name of remaining) {
+    if (meshes.length === limit) break;
+    last = name;
+    const mesh = await deps.repository.get(meshKey(name));
+    if (mesh) meshes.push(toRef(mesh));
+  }
+  const more = last !== undefined && remaining.indexOf(last) < remaining.length - 1;
+  return { meshes, ...(more && last !== undefined ? { nextToken: encodeToken({ ...scope, s: last }) } : {}) };
+}
+
 /** Lists resources of a kind with App Mesh's limit/nextToken pagination. */
 export async function listResources(deps: MeshDeps, request: ListRequest): Promise<ResourceData> {
   const { repository } = deps;
   const info = KINDS[request.kind];
   const limit = request.limit ?? 100;
   const scope = { k: request.kind, m: request.meshName ?? '', p: request.parentName ?? '' };
+  if (request.kind === 'mesh' && request.onlyMeshes) return listNamedMeshes(deps, request.onlyMeshes, limit, request.nextToken);
   let page;
   if (request.kind === 'mesh') {
     const after = request.nextToken !== undefined ? decodeToken(request.nextToken, scope, '') : undefined;

@@ -198,6 +198,27 @@ describe('API authorization by key role and meshes', () => {
     expect(names).toEqual([meshName]);
   });
 
+  it('pages ListMeshes for a key of named meshes through those meshes only: no page or token tells of another', async () => {
+    const second = uniqueMeshName('scoped-2');
+    await admin.send(new CreateMeshCommand({ meshName: second }));
+    // Three names, one of them a mesh that does not exist (yet): it is simply not listed.
+    const scoped = client(await issueKey({ role: 'read-only', meshes: [meshName, second, uniqueMeshName('absent')] }));
+    const names: string[] = [];
+    const tokens: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await scoped.send(new ListMeshesCommand({ limit: 1, nextToken }));
+      expect((page.meshes ?? []).length).toBeLessThanOrEqual(1);
+      names.push(...(page.meshes ?? []).map((mesh) => mesh.meshName ?? ''));
+      nextToken = page.nextToken;
+      if (nextToken) tokens.push(nextToken);
+    } while (nextToken);
+    expect(names.sort()).toEqual([meshName, second].sort());
+    for (const token of tokens) expect(Buffer.from(token, 'base64url').toString('utf8')).not.toContain(otherMesh);
+    // Its tokens continue only its own listing.
+    expect((await failure(admin.send(new ListMeshesCommand({ nextToken: tokens[0] })))).name).toBe('BadRequestException');
+  });
+
   it('refuses every API operation to a proxy key, which only streams from a relay', async () => {
     const proxy = client(await issueKey({ role: 'proxy', proxies: [`mesh/${meshName}/virtualNode/inside`] }));
     const error = await failure(proxy.send(new DescribeMeshCommand({ meshName })));

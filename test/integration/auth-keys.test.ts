@@ -67,8 +67,14 @@ describe('AccessKeyStore', () => {
   });
 
   it('stores a proxy key with its node ids in canonical form', async () => {
-    const { key } = await store.create({ role: 'proxy', proxies: ['arn:aws:appmesh:eu-west-1:123456789012:mesh/shop/virtualNode/web'], rateLimit: 10 });
-    expect(await store.get(key.accessKeyId)).toMatchObject({ role: 'proxy', meshes: ['shop'], proxies: ['mesh/shop/virtualNode/web'], rateLimit: 10 });
+    const { key } = await store.create({ role: 'proxy', proxies: ['arn:aws:appmesh:eu-west-1:123456789012:mesh/shop/virtualNode/web'] });
+    expect(await store.get(key.accessKeyId)).toMatchObject({ role: 'proxy', meshes: ['shop'], proxies: ['mesh/shop/virtualNode/web'] });
+  });
+
+  it('refuses a rate limit on a proxy key, which makes no API requests', async () => {
+    await expect(store.create({ role: 'proxy', proxies: ['mesh/shop/virtualNode/web'], rateLimit: 10 })).rejects.toThrow(
+      'rateLimit applies to admin and read-only keys: a proxy key makes no API requests',
+    );
   });
 
   it('answers undefined for an unknown or malformed id', async () => {

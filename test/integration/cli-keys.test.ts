@@ -84,14 +84,13 @@ describe('meshline keys', () => {
   });
 
   it('creates a proxy key with its token, as JSON', async () => {
-    const created = await meshline(['keys', 'create', '--role', 'proxy', '--proxy', 'mesh/shop/virtualNode/web', '--proxy', 'mesh/shop/virtualGateway/edge', '--rate-limit', '20', '--json']);
+    const created = await meshline(['keys', 'create', '--role', 'proxy', '--proxy', 'mesh/shop/virtualNode/web', '--proxy', 'mesh/shop/virtualGateway/edge', '--json']);
     expect(created.code).toBe(0);
     const result = JSON.parse(created.out) as { key: AccessKey; secretAccessKey: string; proxyToken: string };
     expect(result.key).toMatchObject({
       role: 'proxy',
       meshes: ['shop'],
       proxies: ['mesh/shop/virtualGateway/edge', 'mesh/shop/virtualNode/web'],
-      rateLimit: 20,
       status: 'Active',
     });
     expect(result.proxyToken).toBe(`${result.key.accessKeyId}.${result.secretAccessKey}`);

@@ -47,7 +47,6 @@ const RELAY_PARAMS = {
   vpcId: 'vpc-0123456789abcdef0',
   subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
   relayIngressCidr: '10.20.0.0/16',
-  relayTokenSecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:meshline-relay-token-AbCdEf`,
   alarmEmail: 'oncall@example.com',
 };
 const RESTORED_TABLE = 'meshline-prod-restored-20261125';
@@ -368,6 +367,15 @@ describe('osls package, offline', () => {
     // The stream plugin finds the local table through MeshTable's name.
     expect(config.resources.Resources.MeshTable?.Properties.TableName).toBe('meshline-local');
   }, 60_000);
+
+  it('takes auth off only from --param auth=off, never from a MESHLINE_AUTH left in the environment', async () => {
+    const authOf = async (args: string[], env: Record<string, string>) => {
+      const { stdout } = await osls(`print-auth-${args.length}`, ['print', '--format', 'json', ...args], env);
+      return (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { functions: Record<string, { environment?: Record<string, Json> }> }).functions.api?.environment?.MESHLINE_AUTH;
+    };
+    expect(await authOf([], { MESHLINE_AUTH: 'off' })).toBe('on');
+    expect(await authOf(['--param=auth=off'], {})).toBe('off');
+  }, 60_000);
 });
 
 describe('the compile trigger', () => {
@@ -645,7 +653,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('lets ECS pull the relay image from its repository, write its logs and read its token, and nothing else', () => {
+  it('lets ECS pull the relay image from its repository and write its logs, and nothing else (proxies bring their own tokens: no shared secret)', () => {
     expect(roleStatements(relay.template, 'RelayExecutionRole')).toEqual([
       { sid: 'RegistryLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
       {
@@ -654,10 +662,7 @@ describe('least privilege', () => {
         resources: [`arn:aws:ecr:${REGION}:${ACCOUNT}:repository/meshline-relay`],
       },
       { sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['arn:RelayLogGroup'] },
-      { sid: 'RelayToken', actions: ['secretsmanager:GetSecretValue'], resources: [RELAY_PARAMS.relayTokenSecretArn] },
     ]);
-    // Without a token secret, no statement about secrets at all.
-    expect(roleStatements(defaults.template, 'RelayExecutionRole').map((s) => s.sid)).not.toContain('RelayToken');
   });
 
   it('scopes every statement of every role to named resources: "*" only for ecr:GetAuthorizationToken and servicediscovery:DiscoverInstances, which have no resource-level permissions', () => {
@@ -729,9 +734,10 @@ describe('the relay service', () => {
         { Name: 'ads', ContainerPort: 18000, Protocol: 'tcp' },
         { Name: 'admin', ContainerPort: 18001, Protocol: 'tcp' },
       ],
-      Secrets: [{ Name: 'MESHLINE_RELAY_TOKEN', ValueFrom: RELAY_PARAMS.relayTokenSecretArn }],
       LogConfiguration: { LogDriver: 'awslogs', Options: { 'awslogs-group': 'ref:RelayLogGroup', 'awslogs-region': REGION, 'awslogs-stream-prefix': 'relay' } },
     });
+    // No shared token: with access keys on, the relay refuses to start with one (relay/main.ts).
+    expect(container).not.toHaveProperty('Secrets');
     const env = Object.fromEntries((container?.Environment as { Name: string; Value: string }[]).map((e) => [e.Name, e.Value]));
     expect(env).toMatchObject({
       MESHLINE_BUCKET: 'ref:SnapshotBucket',
