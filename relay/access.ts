@@ -5,6 +5,7 @@ import { mayServeProxy } from '../shared/auth/policy.js';
 import { grpcSignedRequest, readSignature, verifySignature } from '../shared/auth/sigv4.js';
 import { InvalidSignatureError, MeshlineError, NotFoundError } from '../shared/errors.js';
 import { nodeIdOf, parseNodeId, type ProxyId } from '../shared/xds/node-id.js';
+import { PROXY_TOKEN_METADATA_KEY } from './protocol.js';
 
 /**
  * Who may open an ADS stream for a proxy. Every check is optional: without a policy the relay
@@ -41,8 +42,9 @@ export const MAX_AUTHORIZATION_VALUES = 2;
 /** The signing name App Mesh's Envoy image signs ADS calls with (`envoy.grpc_credentials.aws_iam`). */
 export const SIGNING_SERVICE = 'appmesh';
 
-/** The key of the per-proxy token in `node.metadata`, for clients that cannot add call metadata (grpc-js-xds). */
-export const PROXY_TOKEN_METADATA_KEY = 'meshline.proxyToken';
+// The key of the per-proxy token in `node.metadata`, for clients that cannot add call metadata
+// (grpc-js-xds); relay/protocol.ts reads it while decoding the node.
+export { PROXY_TOKEN_METADATA_KEY } from './protocol.js';
 
 /** What a client presented, read from its connection, call metadata and first request. */
 export interface PeerCredentials {
@@ -380,68 +382,3 @@ export function keyRevoked(accessKeyId: string): AccessRefusal {
 }
 
 // --- Node metadata -----------------------------------------------------------------------------
-
-/**
- * `node.metadata["meshline.proxyToken"]` of an encoded DiscoveryRequest (node is field 2) or
- * DeltaDiscoveryRequest (field 1): the string value, `''` when the key holds something other
- * than a string, undefined when absent or unreadable. The relay's own decoder skips
- * `node.metadata` (a Struct), so this reads the bytes once more, only for first requests.
- */
-export function nodeProxyToken(request: Uint8Array, nodeField: 1 | 2): string | undefined {
-  try {
-    let token: string | undefined;
-    for (const [field, node] of lengthDelimitedFields(request)) {
-      if (field !== nodeField) continue;
-      for (const [nodePart, metadata] of lengthDelimitedFields(node)) {
-        if (nodePart !== 3) continue; // Node.metadata: google.protobuf.Struct
-        for (const [structPart, entry] of lengthDelimitedFields(metadata)) {
-          if (structPart !== 1) continue; // Struct.fields: map<string, Value>
-          let key = '';
-          let value: Uint8Array | undefined;
-          for (const [entryPart, bytes] of lengthDelimitedFields(entry)) {
-            if (entryPart === 1) key = Buffer.from(bytes).toString('utf8');
-            else if (entryPart === 2) value = bytes;
-          }
-          if (key !== PROXY_TOKEN_METADATA_KEY) continue;
-          token = '';
-          for (const [valuePart, bytes] of lengthDelimitedFields(value ?? new Uint8Array())) {
-            if (valuePart === 3) token = Buffer.from(bytes).toString('utf8'); // Value.string_value
-          }
-        }
-      }
-    }
-    return token;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The length-delimited fields of a message as [field number, bytes]; other wire types skipped. Throws on truncation. */
-function* lengthDelimitedFields(bytes: Uint8Array): Generator<[number, Uint8Array]> {
-  let offset = 0;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (offset >= bytes.length) throw new RangeError('truncated varint');
-      const byte = bytes[offset++] as number;
-      if (shift < 49) value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return value;
-    }
-    throw new RangeError('varint too long');
-  };
-  while (offset < bytes.length) {
-    const tag = varint();
-    const wireType = tag % 8;
-    const field = Math.floor(tag / 8);
-    if (wireType === 0) varint();
-    else if (wireType === 1) offset += 8;
-    else if (wireType === 5) offset += 4;
-    else if (wireType === 2) {
-      const length = varint();
-      if (offset + length > bytes.length) throw new RangeError('truncated field');
-      yield [field, bytes.subarray(offset, offset + length)];
-      offset += length;
-    } else throw new RangeError(`unsupported wire type ${wireType}`);
-    if (offset > bytes.length) throw new RangeError('truncated field');
-  }
-}

@@ -4,10 +4,10 @@ import type { ProxySyncStatus, SyncTypeName } from '../shared/store/sync-status.
 import type { Snapshot } from '../shared/store/snapshots.js';
 import { parseNodeId, proxyKey, type ProxyId } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES, isResourceTypeUrl, type ResourceTypeUrl } from '../shared/xds/type-urls.js';
-import { AccessCheckUnavailableError, checkAccess, nodeProxyToken, type AccessPolicy, type AccessRefusal, type PeerCredentials } from './access.js';
+import { AccessCheckUnavailableError, checkAccess, type AccessPolicy, type AccessRefusal, type PeerCredentials } from './access.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics, Sample } from './metrics.js';
-import type { aggregatedDiscoveryService, EncodedResponse, ErrorDetail, RequestNode } from './protocol.js';
+import type { EncodedResponse, ErrorDetail, RequestNode } from './protocol.js';
 import { ProxyNotFoundError, SnapshotUnavailableError, type SnapshotSource, type SnapshotSubscription } from './snapshot-source.js';
 
 /** What a protocol state machine tells the transport about a response it sends. */
@@ -137,43 +137,6 @@ export function typeBit(typeUrl: ResourceTypeUrl): number {
 }
 
 /**
- * Where the relay's request decoder leaves `node.metadata["meshline.proxyToken"]` of a request
- * that carries a node (see {@link withNodeProxyTokens}); the token is never logged.
- */
-export const NODE_PROXY_TOKEN = Symbol('meshline.proxyToken');
-
-interface WithNodeProxyToken {
-  [NODE_PROXY_TOKEN]?: string | undefined;
-}
-
-/**
- * The ADS service with request decoders that also read the per-proxy token from node metadata,
- * which the relay's own decoder skips: only requests that carry a node pay for it.
- */
-export function withNodeProxyTokens(service: typeof aggregatedDiscoveryService): typeof aggregatedDiscoveryService {
-  const sotw = service.StreamAggregatedResources;
-  const delta = service.DeltaAggregatedResources;
-  return {
-    StreamAggregatedResources: {
-      ...sotw,
-      requestDeserialize: (bytes: Uint8Array) => {
-        const request = sotw.requestDeserialize(bytes);
-        if (request.node) (request as WithNodeProxyToken)[NODE_PROXY_TOKEN] = nodeProxyToken(bytes, 2);
-        return request;
-      },
-    },
-    DeltaAggregatedResources: {
-      ...delta,
-      requestDeserialize: (bytes: Uint8Array) => {
-        const request = delta.requestDeserialize(bytes);
-        if (request.node) (request as WithNodeProxyToken)[NODE_PROXY_TOKEN] = nodeProxyToken(bytes, 1);
-        return request;
-      },
-    },
-  };
-}
-
-/**
  * What the client presented: its verified certificate (if any), its authorization metadata, the
  * call as SigV4 signed it, and the token in its first request's node metadata.
  */
@@ -187,7 +150,7 @@ function credentialsOf(call: grpc.ServerDuplexStream<unknown, unknown>, first: A
     certificateSubjectAltName: certificate ? (certificate.subjectaltname ?? '') : undefined,
     authorization: call.metadata.get('authorization').map(String),
     call: { path: call.getPath(), authority: call.getHost(), metadata },
-    nodeProxyToken: (first as WithNodeProxyToken)[NODE_PROXY_TOKEN],
+    nodeProxyToken: first.node?.proxy_token,
   };
 }
 

@@ -28,7 +28,16 @@ export interface RequestNode {
   user_agent_name: string;
   /** `user_agent_version`, or `user_agent_build_version` as `major.minor.patch`; empty when not sent. */
   user_agent_version: string;
+  /**
+   * `metadata["meshline.proxyToken"]`: the per-proxy token of a client that cannot add call
+   * metadata (relay/access.ts). Its string value; `''` when it holds another kind of value;
+   * absent when the key is. Never logged.
+   */
+  proxy_token?: string;
 }
+
+/** The key of the per-proxy token in `Node.metadata`. */
+export const PROXY_TOKEN_METADATA_KEY = 'meshline.proxyToken';
 
 /** A `google.rpc.Status`: present on a request exactly when it is a NACK. */
 export interface ErrorDetail {
@@ -317,13 +326,49 @@ function decodeBuildVersion(bytes: Uint8Array): string {
   return numbers.join('.');
 }
 
-/** `envoy.config.core.v3.Node`: id (1), cluster (2), user_agent_name (6), user_agent_version (7) or user_agent_build_version (8). */
+/**
+ * The token in a `google.protobuf.Struct` (Node.metadata): its `fields` map entries (1) have a
+ * key (1) and a Value (2), whose string_value is field 3. Other entries are only skipped.
+ */
+function decodeProxyToken(struct: Uint8Array): string | undefined {
+  let token: string | undefined;
+  readMessage(struct, (field, wireType, reader) => {
+    if (field !== 1 || wireType !== LENGTH_DELIMITED) return false;
+    let key = '';
+    let value: Uint8Array | undefined;
+    readMessage(reader.bytesField(), (part, partWire, entry) => {
+      if (partWire !== LENGTH_DELIMITED) return false;
+      if (part === 1) key = entry.string();
+      else if (part === 2) value = entry.bytesField();
+      else return false;
+      return true;
+    });
+    if (key !== PROXY_TOKEN_METADATA_KEY) return true;
+    token = '';
+    readMessage(value ?? new Uint8Array(), (part, partWire, valueReader) => {
+      if (part !== 3 || partWire !== LENGTH_DELIMITED) return false;
+      token = valueReader.string();
+      return true;
+    });
+    return true;
+  });
+  return token;
+}
+
+/**
+ * `envoy.config.core.v3.Node`: id (1), cluster (2), metadata (3, for the proxy token only),
+ * user_agent_name (6), user_agent_version (7) or user_agent_build_version (8).
+ */
 function decodeNode(bytes: Uint8Array): RequestNode {
   const node: RequestNode = { id: '', cluster: '', user_agent_name: '', user_agent_version: '' };
   readMessage(bytes, (field, wireType, reader) => {
     if (wireType !== LENGTH_DELIMITED) return false;
     if (field === 1) node.id = reader.string();
     else if (field === 2) node.cluster = reader.string();
+    else if (field === 3) {
+      const token = decodeProxyToken(reader.bytesField());
+      if (token !== undefined) node.proxy_token = token;
+    }
     else if (field === 6) node.user_agent_name = reader.string();
     else if (field === 7) node.user_agent_version = reader.string();
     else if (field === 8) node.user_agent_version = decodeBuildVersion(reader.bytesField());

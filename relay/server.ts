@@ -7,7 +7,7 @@ import { proxyKey } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES } from '../shared/xds/type-urls.js';
 import { keyRevoked, revokedKeys, type AccessKeyCheck, type AccessPolicy } from './access.js';
 import { hostPort, startAdmin } from './admin.js';
-import { adsStreamHandler, typeBit, withNodeProxyTokens, type AdsStreamHandle } from './ads.js';
+import { adsStreamHandler, typeBit, type AdsStreamHandle } from './ads.js';
 import { DeltaStream } from './delta.js';
 import { jsonLogger, type Logger } from './log.js';
 import { createRelayMetrics, type MetricsRegistry, type RelayMetrics, type Sample } from './metrics.js';
@@ -159,8 +159,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     syncStatus,
     relayId: options.relayId ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
   };
-  // Only with access keys is the per-proxy token read from node metadata.
-  server.addService(keys ? withNodeProxyTokens(aggregatedDiscoveryService) : aggregatedDiscoveryService, {
+  server.addService(aggregatedDiscoveryService, {
     StreamAggregatedResources: adsStreamHandler(deps, 'sotw', (events, streamId) => new SotwStream(events, streamId)),
     DeltaAggregatedResources: adsStreamHandler(deps, 'delta', (events, streamId) => new DeltaStream(events, streamId)),
   });

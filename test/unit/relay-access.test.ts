@@ -16,14 +16,13 @@ import {
   checkAccess,
   KEY_RECHECK_CONCURRENCY,
   keyRevoked,
-  nodeProxyToken,
   PROXY_TOKEN_METADATA_KEY,
   type AccessKeyCheck,
   type AccessPolicy,
   type PeerCredentials,
   revokedKeys,
 } from '../../relay/access.js';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, STREAM_AGGREGATED_RESOURCES } from '../../relay/protocol.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, ProtocolError, STREAM_AGGREGATED_RESOURCES } from '../../relay/protocol.js';
 import { encodeDeltaDiscoveryRequest, encodeDiscoveryRequest, type TestNode } from '../support/xds-codecs.js';
 
 const REGION = 'eu-west-1';
@@ -276,27 +275,34 @@ describe('revokedKeys: the recheck of the keys of open streams', () => {
 
 describe('node metadata meshline.proxyToken', () => {
   const node = (metadata?: object): TestNode => ({ id: FRONT, ...(metadata ? { metadata } : {}) }) as TestNode;
+  const tokenOfSotw = (bytes: Uint8Array) => decodeDiscoveryRequest(bytes).node?.proxy_token;
 
   it('is read from the encoded first request of either protocol, and the relay decoder still reads the node', () => {
     const metadata = { fields: { other: { stringValue: 'x' }, [PROXY_TOKEN_METADATA_KEY]: { stringValue: 'MLAK.token' } } };
     const sotw = encodeDiscoveryRequest({ node: node(metadata), type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
-    expect(nodeProxyToken(sotw, 2)).toBe('MLAK.token');
+    expect(tokenOfSotw(sotw)).toBe('MLAK.token');
     expect(decodeDiscoveryRequest(sotw).node?.id).toBe(FRONT);
     const delta = encodeDeltaDiscoveryRequest({ node: node(metadata), type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' });
-    expect(nodeProxyToken(delta, 1)).toBe('MLAK.token');
+    expect(decodeDeltaDiscoveryRequest(delta).node?.proxy_token).toBe('MLAK.token');
     expect(decodeDeltaDiscoveryRequest(delta).node?.id).toBe(FRONT);
   });
 
   it('is undefined when absent, and empty when it holds something other than a string', () => {
-    expect(nodeProxyToken(encodeDiscoveryRequest({ node: node(), type_url: 'x' }), 2)).toBeUndefined();
-    expect(nodeProxyToken(encodeDiscoveryRequest({ node: node({ fields: { other: { stringValue: 'x' } } }), type_url: 'x' }), 2)).toBeUndefined();
-    expect(nodeProxyToken(encodeDiscoveryRequest({ node: node({ fields: { [PROXY_TOKEN_METADATA_KEY]: { numberValue: 7 } } }), type_url: 'x' }), 2)).toBe('');
+    expect(tokenOfSotw(encodeDiscoveryRequest({ node: node(), type_url: 'x' }))).toBeUndefined();
+    expect(tokenOfSotw(encodeDiscoveryRequest({ node: node({ fields: { other: { stringValue: 'x' } } }), type_url: 'x' }))).toBeUndefined();
+    expect(tokenOfSotw(encodeDiscoveryRequest({ node: node({ fields: { [PROXY_TOKEN_METADATA_KEY]: { numberValue: 7 } } }), type_url: 'x' }))).toBe('');
   });
 
-  it('never throws on malformed bytes (fuzz, fixed seed)', () => {
+  it('never fails otherwise than as a malformed request on malformed bytes (fuzz, fixed seed)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        const token = nodeProxyToken(bytes, 2);
+        let token: string | undefined;
+        try {
+          token = tokenOfSotw(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolError);
+          return;
+        }
         expect(token === undefined || typeof token === 'string').toBe(true);
       }),
       { seed: 20261125, numRuns: 2_000 },
