@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { KEYS_TTL_ATTRIBUTE, keysTableDefinition } from '../../shared/auth/keys.js';
 import { syncStatusTableDefinition, syncStatusTimeToLive } from '../../shared/store/sync-status.js';
+import { trafficTableDefinition, trafficTimeToLive } from '../../shared/store/traffic.js';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import type { StackLog } from './log.js';
 import { awaitReady, pollUntil, spawnPart, StackError, type Part } from './processes.js';
@@ -134,6 +135,11 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, log
  */
 export function ensureSyncStatusTable(client: DynamoDBClient, tableName: string, log?: StackLog): Promise<void> {
   return ensureTableWithTimeToLive(client, { TableName: tableName, ...syncStatusTableDefinition }, syncStatusTimeToLive(tableName), log);
+}
+
+/** Creates the traffic table unless it exists (in AWS, serverless.yml does), with TTL. No stream. */
+export function ensureTrafficTable(client: DynamoDBClient, tableName: string, log?: StackLog): Promise<void> {
+  return ensureTableWithTimeToLive(client, { TableName: tableName, ...trafficTableDefinition }, trafficTimeToLive(tableName), log);
 }
 
 /**

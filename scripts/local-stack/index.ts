@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureKeysTable, ensureSyncStatusTable, ensureTable, startDynamoDbLocal } from './dynamodb.js';
+import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureKeysTable, ensureSyncStatusTable, ensureTable, ensureTrafficTable, startDynamoDbLocal } from './dynamodb.js';
 import { createStackLog, type StackLog } from './log.js';
 import {
   assertPortFree,
@@ -286,9 +286,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // The stream plugin looks the table up once, when it starts: it must exist by then.
     const syncTableName = `${tableName}-sync-status`;
+    const trafficTableName = `${tableName}-traffic`;
     await Promise.all([
       ensureTable(dynamodb, tableName, log),
       ensureSyncStatusTable(dynamodb, syncTableName, log),
+      ensureTrafficTable(dynamodb, trafficTableName, log),
       ensureKeysTable(dynamodb, keysTableName, log),
       ensureBucket(s3Client, bucketName, log),
     ]);
@@ -308,6 +310,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       MESHLINE_TABLE: tableName,
       MESHLINE_SYNC_TABLE: syncTableName,
+      MESHLINE_TRAFFIC_TABLE: trafficTableName,
+      // Windows of 10 s rather than AWS's minute, so `meshline traffic` follows a local run
+      // closely; MESHLINE_TRAFFIC_WINDOW_SECONDS overrides it (the suite uses 1 s).
+      MESHLINE_TRAFFIC_WINDOW_SECONDS: process.env.MESHLINE_TRAFFIC_WINDOW_SECONDS || '10',
       MESHLINE_BUCKET: bucketName,
       MESHLINE_ACCOUNT_ID: accountId,
       MESHLINE_DYNAMODB_ENDPOINT: endpoints.dynamodb,

@@ -15,6 +15,10 @@ const ANY_FREE_PORT: StackPorts = { api: 0, lambda: 0, dynamodb: 0, s3: 0, relay
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // Node 20 is supported on purpose (ARCHITECTURE.md); the SDK's notice would repeat per worker.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Telemetry in short windows and frequent load reports, so traffic tests and rollouts see
+  // what clients did within a second or two instead of AWS's minute and Envoy's 10 s.
+  process.env.MESHLINE_TRAFFIC_WINDOW_SECONDS ??= '1';
+  process.env.MESHLINE_LOAD_REPORT_INTERVAL_MS ??= '500';
   const stack = await startLocalStack({
     inMemory: true,
     ports: ANY_FREE_PORT,
