@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { HealthCheckPolicy, IpPreference, Listener, OutlierDetection, VirtualNodeConnectionPool } from '../model/shapes.js';
 import type { StoredResource } from '../store/repository.js';
 import type { ProtoObject } from '../xds/encode.js';
+import { proxyKey } from '../xds/node-id.js';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.js';
 import { ADS, circuitBreakers, loadAssignment, upstreamProtocolOptions, type Dialect, type Thresholds } from './envoy.js';
 import type { DiscoveredInstance, MeshState } from './mesh-state.js';
@@ -179,7 +180,9 @@ function buildEgressCluster(
     ...outlierDetection(listener?.outlierDetection),
     ...(tls ? { transport_socket: upstreamTlsSocket(tls, variant ? 'proxyless' : 'envoy') } : {}),
   };
-  const options = variant ? { onlyByName: true } : {};
+  // Load reported on the cluster (or its EDS service name) is load toward the target node.
+  const nodeKey = proxyKey({ kind: 'virtualNode', name: target.name });
+  const options = { onlyByName: variant, target: nodeKey };
   if (dns && !isIP(dns.hostname)) {
     // A DNS name: Envoy resolves it. gRPC clients resolve LOGICAL_DNS only.
     addResource(out, CLUSTER, name, {
@@ -198,6 +201,6 @@ function buildEgressCluster(
     eds_cluster_config: { eds_config: ADS, ...(variant ? { service_name: envoyName } : {}) },
   }, options);
   const addresses = dns ? [dns.hostname] : instanceAddresses(state.instances.get(target.name) ?? [], preference);
-  addResource(out, ENDPOINT, envoyName, loadAssignment(envoyName, addresses.map((address) => ({ address, port: mapping.port, healthCheckPort: healthPort }))));
+  addResource(out, ENDPOINT, envoyName, loadAssignment(envoyName, addresses.map((address) => ({ address, port: mapping.port, healthCheckPort: healthPort }))), { target: nodeKey });
   return name;
 }

@@ -173,14 +173,16 @@ export function encodeProxy(nodeId: string, resources: ProxyResources, cache: En
   checkConsistent(resources);
   const encoded: Parameters<typeof buildSnapshot>[1] = {};
   const twins = new Map<string, Encoded>();
+  const targets: Record<string, string> = {};
   for (const typeUrl of RESOURCE_TYPE_URLS) {
     encoded[typeUrl] = [...resources[typeUrl].values()].map((r) => {
+      if (r.target && (typeUrl === CLUSTER || typeUrl === ENDPOINT)) targets[r.name] = r.target;
       const e = cache.encode(typeUrl, r.resource);
       twins.set(`${typeUrl}\n${r.name}`, e);
       return { name: r.name, value: e.value, version: e.version, ...(r.onlyByName ? { onlyByName: true } : {}) };
     });
   }
-  const snapshot = buildSnapshot(nodeId, encoded);
+  const snapshot = buildSnapshot(nodeId, encoded, targets);
   let twin: Record<string, unknown> | undefined;
   return {
     snapshot,

@@ -13,6 +13,17 @@ export interface CompiledResource {
   resource: ProtoObject;
   /** Served only to clients that ask for it by name (proxyless gRPC api listeners). */
   onlyByName?: boolean;
+  /**
+   * The proxy key (`virtualNode/<name>`) of the virtual node a cluster or endpoint assignment
+   * leads to, so load reported on it can be attributed to an edge of the mesh.
+   */
+  target?: string;
+}
+
+/** How a resource is added: served by name only, and the virtual node it leads to. */
+export interface ResourceOptions {
+  onlyByName?: boolean | undefined;
+  target?: string | undefined;
 }
 
 /** The resources of one proxy, by type URL and name. */
@@ -26,22 +37,25 @@ export function emptyResources(): ProxyResources {
  * Adds a resource once. Two parts of a proxy may need the same cluster (two services routing to
  * one node); they must agree on its content, or the mesh is contradictory.
  */
-export function addResource(out: ProxyResources, typeUrl: ResourceTypeUrl, name: string, resource: ProtoObject, options: { onlyByName?: boolean } = {}): void {
+export function addResource(out: ProxyResources, typeUrl: ResourceTypeUrl, name: string, resource: ProtoObject, options: ResourceOptions = {}): void {
   const existing = out[typeUrl].get(name);
   if (existing) {
     // Shared derivations hand out the same object, so identity settles most cases cheaply.
     if (existing.resource !== resource && !isDeepStrictEqual(existing.resource, resource)) {
       throw new CompileError(`two different ${SHORT_NAMES[typeUrl].replace(/s$/, '')} resources named ${name}: two parts of the mesh need it configured differently`);
     }
+    if (existing.target !== options.target) {
+      throw new CompileError(`${SHORT_NAMES[typeUrl].replace(/s$/, '')} ${name} leads to both ${existing.target ?? 'no virtual node'} and ${options.target ?? 'no virtual node'}`);
+    }
     return;
   }
-  out[typeUrl].set(name, { name, resource, ...(options.onlyByName ? { onlyByName: true } : {}) });
+  out[typeUrl].set(name, { name, resource, ...(options.onlyByName ? { onlyByName: true } : {}), ...(options.target ? { target: options.target } : {}) });
 }
 
 /** Adds every resource of `from` to `out` (see {@link addResource}). */
 export function mergeResources(out: ProxyResources, from: ProxyResources): void {
   for (const typeUrl of RESOURCE_TYPE_URLS) {
-    for (const r of from[typeUrl].values()) addResource(out, typeUrl, r.name, r.resource, r.onlyByName ? { onlyByName: true } : {});
+    for (const r of from[typeUrl].values()) addResource(out, typeUrl, r.name, r.resource, { onlyByName: r.onlyByName, target: r.target });
   }
 }
 

@@ -21,6 +21,12 @@ export interface Snapshot {
   /** Hash of every resource version: equal snapshots have equal versions. */
   version: string;
   resources: Record<ResourceTypeUrl, SnapshotResource[]>;
+  /**
+   * The virtual node behind every cluster name the proxy may report load on: its egress
+   * clusters, their EDS service names and their proxyless `_grpc` variants, each to
+   * `virtualNode/<name>`. Empty in snapshots written before load reporting existed.
+   */
+  targets: Record<string, string>;
 }
 
 /** Where a proxy's current snapshot lives, as the mesh manifest lists it. */
@@ -59,10 +65,14 @@ export function contentVersion(bytes: Uint8Array | string): string {
   return sha256Hex(bytes).slice(0, 16);
 }
 
-/** Builds a snapshot from encoded resources, sorting each type by name so equal input gives equal bytes. */
+/**
+ * Builds a snapshot from encoded resources, sorting each type by name (and the targets by
+ * cluster name) so equal input gives equal bytes.
+ */
 export function buildSnapshot(
   proxy: string,
   encoded: Partial<Record<ResourceTypeUrl, { name: string; value: Uint8Array; onlyByName?: boolean; version?: string }[]>>,
+  targets: Record<string, string> = {},
 ): Snapshot {
   const resources = {} as Record<ResourceTypeUrl, SnapshotResource[]>;
   for (const typeUrl of RESOURCE_TYPE_URLS) {
@@ -71,10 +81,24 @@ export function buildSnapshot(
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map(({ name, value, onlyByName, version }) => ({ name, value, version: version ?? contentVersion(value), ...(onlyByName ? { onlyByName } : {}) }));
   }
+  const sortedTargets = sortedRecord(targets);
+  // Targets follow from cluster names, so within one compiler they change only with the
+  // resources. They are hashed anyway, appended only when there are any: a snapshot written
+  // before targets existed has the same resources and would otherwise keep its version, and
+  // the publisher keeps (never rewrites) a snapshot whose version is unchanged, so its targets
+  // would stay empty. A proxy with no targets keeps the version it always had.
+  const targetLines = Object.entries(sortedTargets).map(([cluster, node]) => `target|${cluster}|${node}`);
   const version = contentVersion(
-    RESOURCE_TYPE_URLS.map((t) => resources[t].map((r) => `${t}|${r.name}|${r.version}|${r.onlyByName ? 'named' : ''}`).join('\n')).join('\n'),
+    [
+      ...RESOURCE_TYPE_URLS.map((t) => resources[t].map((r) => `${t}|${r.name}|${r.version}|${r.onlyByName ? 'named' : ''}`).join('\n')),
+      ...(targetLines.length ? [targetLines.join('\n')] : []),
+    ].join('\n'),
   );
-  return { proxy, version, resources };
+  return { proxy, version, resources, targets: sortedTargets };
+}
+
+function sortedRecord<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k] as T]));
 }
 
 /** The serialized form of a snapshot (JSON; resource bytes in base64). */
@@ -88,7 +112,7 @@ export function serializeSnapshot(snapshot: Snapshot): string {
       ...(r.onlyByName ? { onlyByName: true } : {}),
     }));
   }
-  return JSON.stringify({ format: SNAPSHOT_FORMAT, proxy: snapshot.proxy, version: snapshot.version, resources });
+  return JSON.stringify({ format: SNAPSHOT_FORMAT, proxy: snapshot.proxy, version: snapshot.version, resources, targets: sortedRecord(snapshot.targets) });
 }
 
 /** Parses a serialized snapshot; throws SnapshotStoreError on anything malformed. */
@@ -99,7 +123,7 @@ export function parseSnapshot(body: string): Snapshot {
   } catch {
     throw new SnapshotStoreError('snapshot is not JSON');
   }
-  const doc = parsed as { format?: unknown; proxy?: unknown; version?: unknown; resources?: Record<string, unknown> };
+  const doc = parsed as { format?: unknown; proxy?: unknown; version?: unknown; resources?: Record<string, unknown>; targets?: unknown };
   if (doc.format !== SNAPSHOT_FORMAT || typeof doc.proxy !== 'string' || typeof doc.version !== 'string') {
     throw new SnapshotStoreError(`snapshot is not in format ${SNAPSHOT_FORMAT}`);
   }
@@ -115,7 +139,21 @@ export function parseSnapshot(body: string): Snapshot {
       return { name: r.name, version: r.version, value, ...(r.onlyByName === true ? { onlyByName: true } : {}) };
     });
   }
-  return { proxy: doc.proxy, version: doc.version, resources };
+  return { proxy: doc.proxy, version: doc.version, resources, targets: parseTargets(doc.targets) };
+}
+
+/**
+ * A snapshot's targets, leniently: absent (a snapshot from before load reporting) is empty,
+ * and an entry that is not a string to a string is dropped (its load is then refused, as for
+ * any cluster with no target) rather than failing the whole snapshot.
+ */
+function parseTargets(value: unknown): Record<string, string> {
+  const targets: Record<string, string> = {};
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return targets;
+  for (const [cluster, node] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof node === 'string') targets[cluster] = node;
+  }
+  return targets;
 }
 
 function meshPrefix(mesh: string): string {

@@ -2,7 +2,8 @@
  * Golden files of the compiler, as envoyproxy/gateway's translator tests have them: every
  * `test/fixtures/compiler/in/<case>.json` compiles to exactly
  * `out/<case>.{listeners,routes,clusters,endpoints}.json` (proto3-JSON twins per proxy: what
- * every client is served, and what only proxyless gRPC clients get by name). Run with
+ * every client is served, and what only proxyless gRPC clients get by name) and
+ * `out/<case>.targets.json` (the virtual node behind each cluster a proxy reports load on). Run with
  * UPDATE_GOLDEN=1 to rewrite them after a deliberate change, and review the diff.
  * A table of negative cases checks the error text of meshes that cannot compile.
  */
@@ -74,6 +75,15 @@ describe('compiler golden files', () => {
         }
         if (!existsSync(file)) throw new Error(`${file} is missing; run with UPDATE_GOLDEN=1 to write it`);
         expect(JSON.parse(text), `${name}.${SHORT_NAMES[typeUrl]}`).toEqual(JSON.parse(readFileSync(file, 'utf8')));
+      }
+      // The virtual node behind each cluster a proxy may report load on.
+      const file = join(FIXTURES_DIR, 'out', `${name}.targets.json`);
+      const targets = Object.fromEntries([...output].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, proxy]) => [key, proxy.snapshot.targets]));
+      if (UPDATE) {
+        writeFileSync(file, `${JSON.stringify(targets, null, 2)}\n`);
+      } else {
+        if (!existsSync(file)) throw new Error(`${file} is missing; run with UPDATE_GOLDEN=1 to write it`);
+        expect(targets, `${name}.targets`).toEqual(JSON.parse(readFileSync(file, 'utf8')));
       }
     });
   }
