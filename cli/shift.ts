@@ -1,4 +1,7 @@
 import { DescribeRouteCommand, UpdateRouteCommand, type AppMeshClient, type RouteSpec, type WeightedTarget } from '@aws-sdk/client-app-mesh';
+import { shiftedTargets } from '../shared/mesh/canary.js';
+
+export { canaryWeights, shiftedTargets } from '../shared/mesh/canary.js';
 
 const ROUTE_TYPES = ['httpRoute', 'http2Route', 'grpcRoute', 'tcpRoute'] as const;
 
@@ -19,33 +22,6 @@ export function parseWeights(value: string): Map<string, number> {
     weights.set(match[1] ?? '', weight);
   }
   if (weights.size === 0) throw new Error('--to names no target');
-  return weights;
-}
-
-/**
- * The weighted targets after a shift: every node named gets its weight; a node the route
- * targets but the shift does not name keeps its target with weight 0 (so its port stays), and
- * a named node the route does not target yet is added.
- */
-export function shiftedTargets(current: WeightedTarget[], weights: Map<string, number>): WeightedTarget[] {
-  const next = current.map((t) => ({ ...t, weight: weights.get(t.virtualNode ?? '') ?? 0 }));
-  for (const [node, weight] of weights) {
-    if (!next.some((t) => t.virtualNode === node)) next.push({ virtualNode: node, weight });
-  }
-  return next;
-}
-
-/** The canary weights of one step: the canary gets `percent`, the others share the rest as they did. */
-export function canaryWeights(current: WeightedTarget[], canary: string, percent: number): Map<string, number> {
-  const others = current.filter((t) => t.virtualNode !== canary);
-  const otherTotal = others.reduce((sum, t) => sum + (t.weight ?? 0), 0);
-  const weights = new Map<string, number>([[canary, percent]]);
-  let left = 100 - percent;
-  others.forEach((t, index) => {
-    const share = index === others.length - 1 ? left : Math.round(((otherTotal ? (t.weight ?? 0) / otherTotal : 1 / others.length) * (100 - percent)));
-    weights.set(t.virtualNode ?? '', Math.max(0, share));
-    left -= share;
-  });
   return weights;
 }
 

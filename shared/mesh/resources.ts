@@ -48,6 +48,12 @@ export interface UpdateRequest extends ResourceKey {
   spec: unknown;
   clientToken?: string | undefined;
   meshOwner?: string | undefined;
+  /**
+   * Apply the update only to this stored version (a compare-and-set, as a rollout writes its
+   * steps): if the resource is at another version, or moves on before the write, the update
+   * fails with ConflictError and is not retried on top of the newer version.
+   */
+  expectedVersion?: number | undefined;
 }
 
 export interface ListRequest {
@@ -338,6 +344,9 @@ export async function updateResource(deps: MeshDeps, request: UpdateRequest): Pr
     if (!current) throw notFound(key);
     const answer = replayed(current, request.clientToken, hash);
     if (answer) return answer;
+    if (request.expectedVersion !== undefined && current.version !== request.expectedVersion) {
+      throw new ConflictError(`${describeKey(key)} is at version ${current.version}, not ${request.expectedVersion}.`);
+    }
     if (attempt === 1) await checkPorts(repository, key, request.spec);
     const updated: StoredResource = {
       ...current,
@@ -355,6 +364,7 @@ export async function updateResource(deps: MeshDeps, request: UpdateRequest): Pr
       return toData(updated);
     } catch (error) {
       if (error !== changed) throw error;
+      if (request.expectedVersion !== undefined) throw new ConflictError(`${describeKey(key)} was changed by another request.`);
       // Another update won the race: read again and apply this one on top of it.
       if (attempt >= MAX_WRITE_ATTEMPTS) throw tooBusy(key);
       await jitter(attempt);
