@@ -11,7 +11,7 @@ import type { StoredResource } from '../store/repository.js';
 import type { ProtoObject } from '../xds/encode.js';
 import { proxyKey } from '../xds/node-id.js';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.js';
-import { ADS, circuitBreakers, loadAssignment, upstreamProtocolOptions, type Dialect, type Thresholds } from './envoy.js';
+import { ADS, LRS_SELF, circuitBreakers, loadAssignment, upstreamProtocolOptions, type Dialect, type Thresholds } from './envoy.js';
 import type { DiscoveredInstance, MeshState } from './mesh-state.js';
 import { egressCluster, ingressCluster, proxylessCluster } from './names.js';
 import { addResource, shared, type ProxyResources } from './resources.js';
@@ -171,6 +171,9 @@ function buildEgressCluster(
   const strictDns = dns !== undefined && !isIP(dns.hostname) && dns.responseType === 'ENDPOINTS';
   const variant = dialect === 'proxyless' && (strictDns || tls !== undefined);
   const name = variant ? proxylessCluster(envoyName) : envoyName;
+  // Every cluster a proxyless client may take (its variant, or the one it shares with Envoy)
+  // asks for load reports; the Envoy-only ones have no use for the field.
+  const proxylessMayUse = variant || !(strictDns || tls !== undefined);
   const common: ProtoObject = {
     name,
     connect_timeout: CONNECT_TIMEOUT,
@@ -179,6 +182,7 @@ function buildEgressCluster(
     ...healthChecks(listener?.healthCheck),
     ...outlierDetection(listener?.outlierDetection),
     ...(tls ? { transport_socket: upstreamTlsSocket(tls, variant ? 'proxyless' : 'envoy') } : {}),
+    ...(proxylessMayUse ? { lrs_server: LRS_SELF } : {}),
   };
   // Load reported on the cluster (or its EDS service name) is load toward the target node.
   const nodeKey = proxyKey({ kind: 'virtualNode', name: target.name });

@@ -20,6 +20,14 @@ export const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transpo
 export const ADS: ProtoObject = { ads: {}, resource_api_version: 'V3' };
 
 /**
+ * A cluster's `lrs_server`: load reports go to the server the cluster came from (the relay).
+ * Proxyless gRPC clients report load only for clusters that carry it, and accept no other
+ * value; Envoy ignores the field (not implemented there) and reports through its bootstrap's
+ * `cluster_manager.load_stats_config` instead.
+ */
+export const LRS_SELF: ProtoObject = { self: {} };
+
+/**
  * App Mesh's circuit-breaker defaults: every threshold at 2147483647, which effectively turns
  * Envoy's (and gRPC's, 1024 requests) own limits off. Listener connection pools lower some.
  */
