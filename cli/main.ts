@@ -5,6 +5,8 @@ import { formatKeysResult, KEYS_OPTIONS, KEYS_USAGE, KeysUsageError, readLocalSt
 import type { Signer } from './signed-fetch.js';
 import { canaryWeights, currentTargets, parseWeights, shiftRoute } from './shift.js';
 import { fetchProxyStatus, formatStatus, nacks, type MeshProxyStatus } from './status.js';
+import { fetchTraffic, formatTraffic } from './traffic.js';
+import type { MeshTraffic } from '../shared/mesh/traffic.js';
 
 /** Parsed options: strings, booleans, and lists for options given `multiple`. */
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -13,8 +15,11 @@ interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  /** `progress` takes lines for a person watching (stderr), never part of the result. */
-  run(values: Values, positionals: string[], progress: (line: string) => void): Promise<unknown>;
+  /**
+   * `progress` takes lines for a person watching (stderr), never part of the result; `out` is
+   * standard output, for commands that refresh what they print (`traffic --watch`).
+   */
+  run(values: Values, positionals: string[], progress: (line: string) => void, out: NodeJS.WritableStream): Promise<unknown>;
   /** Human output; `--json` prints the result as JSON instead. */
   print(result: unknown): string;
 }
@@ -188,6 +193,35 @@ meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 -
     },
     print: (result) => formatStatus(result as MeshProxyStatus),
   },
+  traffic: {
+    summary: 'show the traffic between the virtual nodes and gateways of a mesh, as its proxies report it',
+    usage: `meshline traffic <mesh> [--seconds N] [--watch [--interval 5s]] [--endpoint URL]
+
+  One row per edge (the reporting proxy to the virtual node behind the cluster), most requests
+  first: requests, requests per second, successes, errors, error rate, requests in progress, and
+  p50/p90/p99 latency where Envoy streams it (meshline bootstrap --metrics). Over the last
+  --seconds (default 60). --watch redraws the table every --interval until interrupted.`,
+    options: { seconds: { type: 'string' }, watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '5s' }, ...API_OPTIONS },
+    async run(values, positionals, _progress, out) {
+      const [meshName] = positionals;
+      if (!meshName) throw new UsageError('traffic needs <mesh>');
+      const secondsOption = option(values, 'seconds');
+      if (secondsOption !== undefined && !/^[1-9]\d*$/.test(secondsOption)) throw new UsageError(`--seconds takes a whole number of seconds, got: ${secondsOption}`);
+      const seconds = secondsOption === undefined ? undefined : Number(secondsOption);
+      const read = () => fetchTraffic(apiEndpoint(values), meshName, seconds, apiSigner(values));
+      if (!values.watch) return read();
+      const intervalMs = parseDuration(option(values, 'interval') ?? '5s');
+      // Redraw in place on a terminal; elsewhere (a pipe, a log) one table after another.
+      const tty = (out as { isTTY?: boolean }).isTTY === true;
+      for (;;) {
+        const traffic = await read();
+        const frame = values.json ? JSON.stringify(traffic) : `${formatTraffic(traffic)}\n  (every ${intervalMs / 1000} s; Ctrl-C stops)`;
+        out.write(`${tty ? '\x1b[H\x1b[2J' : ''}${frame}\n${tty || values.json ? '' : '\n'}`);
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    },
+    print: (result) => formatTraffic(result as MeshTraffic),
+  },
   keys: {
     summary: 'issue, list and revoke the access keys of Meshline (straight to its keys table, with your AWS credentials)',
     usage: KEYS_USAGE,
@@ -262,7 +296,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       out.write(`${command.usage}\n\n  --json                 print the result as JSON\n`);
       return 0;
     }
-    const result = await command.run(values as Values, positionals, (line) => err.write(`${line}\n`));
+    const result = await command.run(values as Values, positionals, (line) => err.write(`${line}\n`), out);
     out.write(`${values.json ? JSON.stringify(result, null, 2) : command.print(result)}\n`);
     return 0;
   } catch (error) {

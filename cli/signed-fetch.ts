@@ -59,3 +59,18 @@ export async function signedFetch(url: string, init: SignedFetchInit = {}, signe
   delete sent.host;
   return fetch(url, { method, headers: sent, ...rest });
 }
+
+/**
+ * Calls one of Meshline's extension operations (`path` under the API endpoint, e.g.
+ * `/meshline/v1/meshes/demo/traffic`) and returns its JSON body; an error answer becomes an
+ * Error reading `<code>: <message>`, as the API said it.
+ */
+export async function callExtension<T>(endpoint: string, path: string, init: SignedFetchInit = {}, signer?: Signer): Promise<T> {
+  const response = await signedFetch(`${endpoint.replace(/\/$/, '')}${path}`, init, signer);
+  const body = (await response.json().catch(() => ({}))) as { message?: string };
+  if (!response.ok) {
+    const code = response.headers.get('x-amzn-errortype') ?? `HTTP ${response.status}`;
+    throw new Error(`${code}: ${body.message ?? response.statusText}`);
+  }
+  return body as T;
+}

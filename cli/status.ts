@@ -1,5 +1,5 @@
 import type { ProxyStatus } from '../shared/mesh/proxy-status.js';
-import { signedFetch, type Signer } from './signed-fetch.js';
+import { callExtension, type Signer } from './signed-fetch.js';
 
 /** What `GET /meshline/v1/meshes/{mesh}/proxyStatus` answers. */
 export interface MeshProxyStatus {
@@ -9,15 +9,8 @@ export interface MeshProxyStatus {
 }
 
 /** Reads a mesh's proxy status from Meshline's API extension, signed like the App Mesh calls. */
-export async function fetchProxyStatus(endpoint: string, meshName: string, signer?: Signer): Promise<MeshProxyStatus> {
-  const url = `${endpoint.replace(/\/$/, '')}/meshline/v1/meshes/${encodeURIComponent(meshName)}/proxyStatus`;
-  const response = await signedFetch(url, {}, signer);
-  const body = (await response.json().catch(() => ({}))) as { message?: string };
-  if (!response.ok) {
-    const code = response.headers.get('x-amzn-errortype') ?? `HTTP ${response.status}`;
-    throw new Error(`${code}: ${body.message ?? response.statusText}`);
-  }
-  return body as MeshProxyStatus;
+export function fetchProxyStatus(endpoint: string, meshName: string, signer?: Signer): Promise<MeshProxyStatus> {
+  return callExtension(endpoint, `/meshline/v1/meshes/${encodeURIComponent(meshName)}/proxyStatus`, {}, signer);
 }
 
 /** Every NACK the proxies of a mesh report for their latest versions, as one line each. */
