@@ -6,6 +6,9 @@ import { SnapshotStore } from '../shared/store/snapshots.js';
 import type { AccountSettings } from '../shared/mesh/kinds.js';
 import { DEFAULT_QUOTAS, quotaSettingName, type Quotas } from '../shared/mesh/quotas.js';
 import type { SyncStatusSource } from '../shared/mesh/proxy-status.js';
+import type { TrafficSource } from '../shared/mesh/traffic.js';
+import { DEFAULT_TRAFFIC_RETENTION_SECONDS, DEFAULT_TRAFFIC_WINDOW_SECONDS, TrafficStore } from '../shared/store/traffic.js';
+import { RolloutStore } from '../shared/store/rollouts.js';
 import type { ApiAuth } from './api/auth.js';
 
 /**
@@ -21,6 +24,10 @@ export interface Runtime {
   syncStatus: SyncStatusSource | undefined;
   /** Instances of Cloud Map services (registration API, resolver), in the mesh table. */
   instanceStore: InstanceStore;
+  /** The rollouts table (MESHLINE_ROLLOUT_TABLE): the rollouts extension and the scheduler. */
+  rollouts: RolloutStore | undefined;
+  /** The relays' traffic table (MESHLINE_TRAFFIC_TABLE), read by the traffic operation and rollouts. */
+  traffic: TrafficSource | undefined;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -62,6 +69,25 @@ export function apiAuthFromEnv(env: NodeJS.ProcessEnv): ApiAuth | undefined {
   };
 }
 
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return fallback;
+  if (!/^[1-9]\d{0,8}$/.test(value)) throw new Error(`${name} must be a positive integer, got: ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** The traffic table and its settings, as the relays that write it have them; undefined without a table. */
+export function trafficFromEnv(env: NodeJS.ProcessEnv): TrafficSource | undefined {
+  const tableName = env.MESHLINE_TRAFFIC_TABLE;
+  if (!tableName) return undefined;
+  const retentionSeconds = positiveInteger(env, 'MESHLINE_TRAFFIC_RETENTION_SECONDS', DEFAULT_TRAFFIC_RETENTION_SECONDS);
+  return {
+    store: new TrafficStore(createDocumentClient(awsSettingsFromEnv(env)), tableName, { retentionSeconds }),
+    windowSeconds: positiveInteger(env, 'MESHLINE_TRAFFIC_WINDOW_SECONDS', DEFAULT_TRAFFIC_WINDOW_SECONDS),
+    retentionSeconds,
+  };
+}
+
 /** Builds the runtime from the environment; called once per container by each handler module. */
 export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
   const settings = awsSettingsFromEnv(env);
@@ -77,5 +103,7 @@ export function runtimeFromEnv(env: NodeJS.ProcessEnv): Runtime {
     quotas: quotasFromEnv(env),
     syncStatus: env.MESHLINE_SYNC_TABLE ? { client: createDocumentClient(settings), tableName: env.MESHLINE_SYNC_TABLE } : undefined,
     instanceStore: new InstanceStore(db, required(env, 'MESHLINE_TABLE')),
+    rollouts: env.MESHLINE_ROLLOUT_TABLE ? new RolloutStore(db, env.MESHLINE_ROLLOUT_TABLE) : undefined,
+    traffic: trafficFromEnv(env),
   };
 }
