@@ -91,7 +91,7 @@ export interface AdsDependencies {
 }
 
 /** A gRPC status that ends a stream. */
-class StreamError extends Error {
+export class StreamError extends Error {
   constructor(
     readonly code: grpc.status,
     message: string,
@@ -110,7 +110,7 @@ const MAX_NACK_MESSAGE = 2_000;
 const MAX_LOGGED_NAMES = 20;
 
 /** The proxy a stream's first request names, or a StreamError saying why it names none. */
-function proxyOf(request: AdsRequest): ProxyId {
+export function proxyOf(request: Pick<AdsRequest, 'node'>): ProxyId {
   const nodeId = request.node?.id ?? '';
   if (nodeId === '') throw new StreamError(grpc.status.INVALID_ARGUMENT, 'the first request of a stream must carry node.id');
   const proxy = parseNodeId(nodeId);
@@ -118,7 +118,8 @@ function proxyOf(request: AdsRequest): ProxyId {
   return proxy;
 }
 
-function statusOf(error: unknown): StreamError {
+/** The gRPC status a stream ends with for an error. */
+export function statusOf(error: unknown): StreamError {
   if (error instanceof StreamError) return error;
   if (error instanceof ProxyNotFoundError) return new StreamError(grpc.status.NOT_FOUND, error.message);
   if (error instanceof SnapshotUnavailableError) return new StreamError(grpc.status.UNAVAILABLE, error.message);
@@ -136,11 +137,14 @@ export function typeBit(typeUrl: ResourceTypeUrl): number {
   return 1 << RESOURCE_TYPE_URLS.indexOf(typeUrl);
 }
 
+/** The parts of a server call (any streaming kind) its credentials are read from. */
+export type PeerCall = Pick<grpc.ServerReadableStream<unknown, unknown>, 'metadata' | 'getPath' | 'getHost' | 'getAuthContext'>;
+
 /**
  * What the client presented: its verified certificate (if any), its authorization metadata, the
  * call as SigV4 signed it, and the token in its first request's node metadata.
  */
-function credentialsOf(call: grpc.ServerDuplexStream<unknown, unknown>, first: AdsRequest): PeerCredentials {
+function credentialsOf(call: PeerCall, first: Pick<AdsRequest, 'node'>): PeerCredentials {
   const certificate = call.getAuthContext().sslPeerCertificate;
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(call.metadata.getMap())) {
@@ -152,6 +156,43 @@ function credentialsOf(call: grpc.ServerDuplexStream<unknown, unknown>, first: A
     call: { path: call.getPath(), authority: call.getHost(), metadata },
     nodeProxyToken: first.node?.proxy_token,
   };
+}
+
+/** What {@link authorizeStream} needs: the policy, and where refusals are counted and logged. */
+export type StreamAccessDependencies = Pick<AdsDependencies, 'access' | 'logger' | 'metrics'>;
+
+/** Counts and logs a refusal; the StreamError to end the stream with. */
+export function refusedStream(deps: StreamAccessDependencies, refusal: AccessRefusal, fields: Record<string, unknown>): StreamError {
+  deps.metrics.accessRefused.inc({ reason: refusal.reason });
+  // The reason and our own message only: never the authorization metadata or a token.
+  deps.logger.warn('stream refused', { ...fields, reason: refusal.reason, detail: refusal.message });
+  return new StreamError(grpc.status[refusal.code], refusal.message);
+}
+
+/**
+ * The identity checks of every stream a proxy opens (ADS, load reports, metrics): the proxy its
+ * first request's node names, and the call's credentials checked for that proxy (see
+ * checkAccess). Throws a StreamError (counted and logged when the credentials are refused), or
+ * AccessCheckUnavailableError while access keys cannot be read.
+ */
+export async function authorizeStream(
+  deps: StreamAccessDependencies,
+  call: PeerCall,
+  first: Pick<AdsRequest, 'node'>,
+  fields: { stream: string; peer: string },
+): Promise<{ proxy: ProxyId; accessKeyId: string | undefined }> {
+  const proxy = proxyOf(first);
+  const node = first.node?.id;
+  let decision: Awaited<ReturnType<typeof checkAccess>>;
+  try {
+    decision = await checkAccess(deps.access, credentialsOf(call, first), proxy);
+  } catch (error) {
+    // The cause is the store's error (DynamoDB, KMS): never the client's credentials.
+    if (error instanceof AccessCheckUnavailableError) deps.logger.warn('access keys unreadable; stream answered UNAVAILABLE', { ...fields, node, error: error.cause });
+    throw error;
+  }
+  if (!decision.allowed) throw refusedStream(deps, decision, { ...fields, node });
+  return { proxy, accessKeyId: decision.accessKeyId };
 }
 
 function userAgent(node: RequestNode | null): string | undefined {
@@ -293,10 +334,7 @@ export function adsStreamHandler<Request extends AdsRequest>(
 
     /** Counts and logs a refusal; the StreamError to end the stream with. */
     function refused(refusal: AccessRefusal): StreamError {
-      metrics.accessRefused.inc({ reason: refusal.reason });
-      // The reason and our own message only: never the authorization metadata or a token.
-      logger.warn('stream refused', { stream: streamId, node, peer, reason: refusal.reason, detail: refusal.message });
-      return new StreamError(grpc.status[refusal.code], refusal.message);
+      return refusedStream(deps, refusal, { stream: streamId, node, peer });
     }
 
     /** Ends the stream with OK, or with the status of an error. */
@@ -317,19 +355,10 @@ export function adsStreamHandler<Request extends AdsRequest>(
     }
 
     async function start(first: Request): Promise<void> {
-      const proxy = proxyOf(first);
       node = first.node?.id;
-      let decision: Awaited<ReturnType<typeof checkAccess>>;
-      try {
-        decision = await checkAccess(deps.access, credentialsOf(call, first), proxy);
-      } catch (error) {
-        // The cause is the store's error (DynamoDB, KMS): never the client's credentials.
-        if (error instanceof AccessCheckUnavailableError) logger.warn('access keys unreadable; stream answered UNAVAILABLE', { stream: streamId, node, peer, error: error.cause });
-        throw error;
-      }
+      const { proxy, accessKeyId } = await authorizeStream(deps, call, first, { stream: streamId, peer });
       if (closed) return;
-      if (!decision.allowed) throw refused(decision);
-      handle.accessKeyId = decision.accessKeyId;
+      handle.accessKeyId = accessKeyId;
       if (deps.syncStatus) {
         sync = {
           mesh: proxy.mesh,

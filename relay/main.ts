@@ -6,8 +6,10 @@
 import { authSettingsFromEnv, createAccessKeyStore } from '../shared/auth/settings.js';
 import { awsSettingsFromEnv, createDocumentClient, createS3Client } from '../shared/store/clients.js';
 import { SnapshotStore } from '../shared/store/snapshots.js';
+import { DEFAULT_TRAFFIC_RETENTION_SECONDS, DEFAULT_TRAFFIC_WINDOW_SECONDS, TrafficStore } from '../shared/store/traffic.js';
 import { jsonLogger, logLevel } from './log.js';
 import type { AccessKeyCheck } from './access.js';
+import { DEFAULT_LOAD_REPORT_INTERVAL_MS } from './lrs.js';
 import { DEFAULT_CONNECTION, DEFAULT_KEY_RECHECK_MS, startRelay } from './server.js';
 
 const env = process.env;
@@ -68,7 +70,12 @@ function relayAccessKeys(): AccessKeyCheck | undefined {
 const keys = relayAccessKeys();
 
 const syncTable = env.MESHLINE_SYNC_TABLE || undefined;
-const dynamodb = syncTable ? createDocumentClient(settings) : undefined;
+const trafficTable = env.MESHLINE_TRAFFIC_TABLE || undefined;
+const dynamodb = syncTable || trafficTable ? createDocumentClient(settings) : undefined;
+
+/** MESHLINE_TRAFFIC_EMF: `on` prints one CloudWatch Embedded Metric Format line per edge per closed window on stdout. */
+const emf = env.MESHLINE_TRAFFIC_EMF || 'off';
+if (emf !== 'on' && emf !== 'off') fail(`MESHLINE_TRAFFIC_EMF must be on or off, got ${JSON.stringify(emf)}`);
 
 const relay = await startRelay({
   store: new SnapshotStore(s3, bucket),
@@ -91,6 +98,17 @@ const relay = await startRelay({
         }
       : undefined,
   relayId: env.MESHLINE_RELAY_ID || undefined,
+  telemetry: {
+    loadReportIntervalMs: integer('MESHLINE_LOAD_REPORT_INTERVAL_MS', DEFAULT_LOAD_REPORT_INTERVAL_MS, 100, 3_600_000),
+    windowSeconds: integer('MESHLINE_TRAFFIC_WINDOW_SECONDS', DEFAULT_TRAFFIC_WINDOW_SECONDS, 1, 86_400),
+    store:
+      trafficTable && dynamodb
+        ? new TrafficStore(dynamodb, trafficTable, {
+            retentionSeconds: integer('MESHLINE_TRAFFIC_RETENTION_SECONDS', DEFAULT_TRAFFIC_RETENTION_SECONDS, 60, 366 * 86_400),
+          })
+        : undefined,
+    emf: emf === 'on' ? (line) => process.stdout.write(line + '\n') : undefined,
+  },
   connection: {
     maxAgeMs: integer('MESHLINE_RELAY_MAX_CONNECTION_AGE_MS', DEFAULT_CONNECTION.maxAgeMs, 1_000, 2_147_483_647),
     maxAgeGraceMs: integer('MESHLINE_RELAY_MAX_CONNECTION_AGE_GRACE_MS', DEFAULT_CONNECTION.maxAgeGraceMs, 0, 2_147_483_647),

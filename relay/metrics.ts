@@ -77,11 +77,18 @@ interface Gauge {
 export class MetricsRegistry {
   private readonly counters: Counter[] = [];
   private readonly gauges: Gauge[] = [];
+  private readonly histograms: Histogram[] = [];
 
   counter(name: string, help: string): Counter {
     const counter = new Counter(name, help);
     this.counters.push(counter);
     return counter;
+  }
+
+  histogram(name: string, help: string, bounds: readonly number[]): Histogram {
+    const histogram = new Histogram(name, help, bounds);
+    this.histograms.push(histogram);
+    return histogram;
   }
 
   gauge(name: string, help: string, collect: () => Sample[]): void {
@@ -93,6 +100,10 @@ export class MetricsRegistry {
     for (const counter of this.counters) {
       lines.push(`# HELP ${counter.name} ${counter.help}`, `# TYPE ${counter.name} counter`);
       for (const sample of counter.samples()) lines.push(formatSample(counter.name, sample));
+    }
+    for (const histogram of this.histograms) {
+      lines.push(`# HELP ${histogram.name} ${histogram.help}`, `# TYPE ${histogram.name} histogram`);
+      histogram.render(lines);
     }
     for (const gauge of this.gauges) {
       lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`);
@@ -151,4 +162,49 @@ export function createRelayMetrics(registry = new MetricsRegistry()): RelayMetri
     manifestErrors: registry.counter('meshline_relay_manifest_watch_errors_total', 'Failed manifest reads (S3 errors, unreadable manifests), by mesh.'),
     snapshotLoadErrors: registry.counter('meshline_relay_snapshot_load_errors_total', 'Failed snapshot loads (S3 errors, missing or corrupt objects), by mesh.'),
   };
+}
+
+/**
+ * A Prometheus histogram over fixed bucket bounds, one series per distinct label set. Observed
+ * buckets (already counted by the reporter, e.g. Envoy's) are added to the smallest fixed bucket
+ * whose bound is at least theirs, so reporters with the same bounds are kept exactly.
+ */
+export class Histogram {
+  private readonly series_ = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    /** Ascending upper bounds; +Inf is implied after the last. */
+    readonly bounds: readonly number[],
+  ) {}
+
+  /** Adds per-bucket (not cumulative) counts with their upper bounds, and their sum. */
+  addBuckets(labels: Labels, buckets: readonly { le: number; count: number }[], sum: number): void {
+    const key = seriesKey(labels);
+    let series = this.series_.get(key);
+    if (!series) {
+      series = { labels: { ...labels }, counts: new Array<number>(this.bounds.length + 1).fill(0), sum: 0, count: 0 };
+      this.series_.set(key, series);
+    }
+    for (const { le, count } of buckets) {
+      let index = this.bounds.findIndex((bound) => bound >= le);
+      if (index < 0) index = this.bounds.length;
+      series.counts[index] = (series.counts[index] as number) + count;
+      series.count += count;
+    }
+    series.sum += sum;
+  }
+
+  render(lines: string[]): void {
+    for (const { labels, counts, sum, count } of this.series_.values()) {
+      let cumulative = 0;
+      counts.forEach((value, index) => {
+        cumulative += value;
+        const le = index < this.bounds.length ? String(this.bounds[index]) : '+Inf';
+        lines.push(formatSample(`${this.name}_bucket`, { labels: { ...labels, le }, value: cumulative }));
+      });
+      lines.push(formatSample(`${this.name}_sum`, { labels, value: sum }), formatSample(`${this.name}_count`, { labels, value: count }));
+    }
+  }
 }

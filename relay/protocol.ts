@@ -74,7 +74,8 @@ export type EncodedResponse = Buffer;
 
 // --- Writing ---------------------------------------------------------------------------------
 
-const LENGTH_DELIMITED = 2;
+/** Wire type 2: strings, bytes, embedded messages. */
+export const LENGTH_DELIMITED = 2;
 
 function varintLength(value: number): number {
   let length = 1;
@@ -101,6 +102,15 @@ export function lengthDelimited(field: number, bytes: Uint8Array): Buffer {
   let offset = writeVarint(out, 0, tag);
   offset = writeVarint(out, offset, bytes.length);
   out.set(bytes, offset);
+  return out;
+}
+
+/** A varint field (uint64, bool, enum); zero is the proto3 default and is not written. */
+export function varintField(field: number, value: number): Buffer {
+  if (value === 0) return Buffer.alloc(0);
+  const tag = field << 3;
+  const out = Buffer.allocUnsafe(varintLength(tag) + varintLength(value));
+  writeVarint(out, writeVarint(out, 0, tag), value);
   return out;
 }
 
@@ -174,8 +184,8 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
-/** Reads protobuf wire format field by field. */
-class Reader {
+/** Reads protobuf wire format field by field (also for the telemetry codecs: relay/lrs.ts, relay/metrics-service.ts). */
+export class Reader {
   private offset = 0;
   private readonly bytes: Buffer;
 
@@ -211,6 +221,14 @@ class Reader {
       if (byte < 0x80) return result | 0;
     }
     throw new ProtocolError('varint longer than 10 bytes');
+  }
+
+  /** A `double` (wire type 1): 8 bytes, little-endian. */
+  double(): number {
+    if (this.offset + 8 > this.bytes.length) throw new ProtocolError('truncated fixed-width field');
+    const value = this.bytes.readDoubleLE(this.offset);
+    this.offset += 8;
+    return value;
   }
 
   /** The next tag as [field number, wire type]. */
@@ -302,8 +320,11 @@ function appendRun(list: readonly string[], run: readonly string[]): readonly st
   return list.length === 0 ? run : Object.freeze([...list, ...run]);
 }
 
-/** Reads a message's length-delimited field as a string or skips it, by field number. */
-function readMessage(bytes: Uint8Array, onField: (field: number, wireType: number, reader: Reader) => boolean): void {
+/**
+ * Reads a message field by field: `onField` reads the fields it knows from `reader` and returns
+ * true, or returns false to have the field skipped.
+ */
+export function readMessage(bytes: Uint8Array, onField: (field: number, wireType: number, reader: Reader) => boolean): void {
   const reader = new Reader(bytes);
   while (!reader.done) {
     const [field, wireType] = reader.tag();
@@ -359,7 +380,7 @@ function decodeProxyToken(struct: Uint8Array): string | undefined {
  * `envoy.config.core.v3.Node`: id (1), cluster (2), metadata (3, for the proxy token only),
  * user_agent_name (6), user_agent_version (7) or user_agent_build_version (8).
  */
-function decodeNode(bytes: Uint8Array): RequestNode {
+export function decodeNode(bytes: Uint8Array): RequestNode {
   const node: RequestNode = { id: '', cluster: '', user_agent_name: '', user_agent_version: '' };
   readMessage(bytes, (field, wireType, reader) => {
     if (wireType !== LENGTH_DELIMITED) return false;

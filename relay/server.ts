@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SyncStatusWriter } from '../shared/store/sync-status.js';
+import { DEFAULT_TRAFFIC_WINDOW_SECONDS } from '../shared/store/traffic.js';
 import { proxyKey } from '../shared/xds/node-id.js';
 import { RESOURCE_TYPE_URLS, SHORT_NAMES } from '../shared/xds/type-urls.js';
 import { keyRevoked, revokedKeys, type AccessKeyCheck, type AccessPolicy } from './access.js';
@@ -10,6 +11,10 @@ import { hostPort, startAdmin } from './admin.js';
 import { adsStreamHandler, typeBit, type AdsStreamHandle } from './ads.js';
 import { DeltaStream } from './delta.js';
 import { jsonLogger, type Logger } from './log.js';
+import { DEFAULT_LOAD_REPORT_INTERVAL_MS, loadReportingService, loadStatsHandler } from './lrs.js';
+import { metricsService, streamMetricsHandler } from './metrics-service.js';
+import { createReportingMetrics, type ReportingStreamHandle } from './reporting.js';
+import { TrafficAggregator, type TrafficAggregatorOptions } from './telemetry.js';
 import { createRelayMetrics, type MetricsRegistry, type RelayMetrics, type Sample } from './metrics.js';
 import { aggregatedDiscoveryService } from './protocol.js';
 import { BucketSnapshotSource, type SnapshotReader } from './snapshot-source.js';
@@ -49,6 +54,20 @@ export interface RelayOptions {
   relayId?: string | undefined;
   /** Connection lifetime and keepalive; see DEFAULT_CONNECTION. */
   connection?: Partial<ConnectionOptions> | undefined;
+  /** Load reports and Envoy's metrics service, served on the ADS port; see TelemetryOptions. */
+  telemetry?: Partial<TelemetryOptions> | undefined;
+}
+
+/** How the relay aggregates the traffic proxies report (relay/telemetry.ts). */
+export interface TelemetryOptions {
+  /** The interval LRS clients are told to report at; DEFAULT_LOAD_REPORT_INTERVAL_MS by default. */
+  loadReportIntervalMs: number;
+  /** The window traffic is added up in; DEFAULT_TRAFFIC_WINDOW_SECONDS by default. */
+  windowSeconds: number;
+  /** Where closed windows are written (a TrafficStore); without it traffic is only on /metrics. */
+  store?: TrafficAggregatorOptions['store'];
+  /** Receives one CloudWatch Embedded Metric Format line per edge per closed window (MESHLINE_TRAFFIC_EMF=on: stdout). */
+  emf?: TrafficAggregatorOptions['emf'];
 }
 
 export interface SyncStatusOptions {
@@ -142,6 +161,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   let serving = false;
 
   registerGauges(metrics.registry, streams, source);
+  const relayId = options.relayId ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+  const loadReportIntervalMs = options.telemetry?.loadReportIntervalMs ?? DEFAULT_LOAD_REPORT_INTERVAL_MS;
+  if (!(Number.isInteger(loadReportIntervalMs) && loadReportIntervalMs >= 1)) throw new Error(`loadReportIntervalMs must be a positive whole number of milliseconds, got: ${loadReportIntervalMs}`);
+  const traffic = new TrafficAggregator({
+    relayId,
+    windowSeconds: options.telemetry?.windowSeconds ?? DEFAULT_TRAFFIC_WINDOW_SECONDS,
+    store: options.telemetry?.store,
+    emf: options.telemetry?.emf,
+    logger,
+    registry: metrics.registry,
+  });
+  const reportingStreams = new Set<ReportingStreamHandle>();
   const syncStatus = options.syncStatus && syncStatusWriter(options.syncStatus, metrics, logger);
 
   const server = new grpc.Server({
@@ -157,12 +188,15 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     streams,
     access,
     syncStatus,
-    relayId: options.relayId ?? `${hostname()}-${randomBytes(3).toString('hex')}`,
+    relayId,
   };
+  const reportingDeps = { ...deps, traffic, reporting: createReportingMetrics(metrics.registry), reportingStreams, loadReportIntervalMs };
   server.addService(aggregatedDiscoveryService, {
     StreamAggregatedResources: adsStreamHandler(deps, 'sotw', (events, streamId) => new SotwStream(events, streamId)),
     DeltaAggregatedResources: adsStreamHandler(deps, 'delta', (events, streamId) => new DeltaStream(events, streamId)),
   });
+  server.addService(loadReportingService, { StreamLoadStats: loadStatsHandler(reportingDeps) });
+  server.addService(metricsService, { StreamMetrics: streamMetricsHandler(reportingDeps) });
   const admin = await startAdmin({ host: options.host, port: options.adminPort, ready: () => serving, metrics: metrics.registry });
   let port: number;
   try {
@@ -183,6 +217,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     token: access.bearerToken !== undefined,
     accessKeys: keys !== undefined,
     syncStatus: options.syncStatus !== undefined,
+    loadReportIntervalMs,
+    trafficTable: options.telemetry?.store !== undefined,
     ...(keys ? { keyRecheckMs } : {}),
   });
   const keyRecheck = keys && startKeyRecheck(keys, keyRecheckMs, streams, metrics, logger);
@@ -196,6 +232,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     // another replica behind the load balancer).
     const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     for (const stream of [...streams]) stream.end();
+    for (const stream of [...reportingStreams]) stream.end();
     const grace = new Promise<'timeout'>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS, 'timeout').unref());
     if ((await Promise.race([drained, grace])) === 'timeout') {
       logger.warn('streams did not drain in time; closing them', { open: streams.size });
@@ -203,6 +240,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
     source.close();
     if (credentials instanceof RelayTlsCredentials) credentials.close();
+    // Every open window, written once more (within the grace) before the process goes.
+    await Promise.race([traffic.close(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     // The streams' items were deleted as they ended; let those deletes land, within the grace.
     if (syncStatus) await Promise.race([syncStatus.close(), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())]);
     await admin.close();
