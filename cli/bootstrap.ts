@@ -29,6 +29,22 @@ export interface BootstrapOptions {
   tracingAddress?: string;
   region?: string;
   zone?: string;
+  /**
+   * Also stream stats to the relay's metrics service (request time histograms and response
+   * classes per cluster, which load reports lack), flushed every `metricsIntervalMs` (default
+   * 10 s, the relay's default load report interval).
+   */
+  metrics?: boolean;
+  metricsIntervalMs?: number;
+}
+
+/** Envoy flushes stats to its sinks every 5 s unless told; it accepts at least 1 ms and less than 5 min. */
+const DEFAULT_METRICS_INTERVAL_MS = 10_000;
+const FLUSH_INTERVAL_LIMIT_MS = 5 * 60_000;
+
+/** A proto3 Duration of a whole number of milliseconds. */
+function millis(ms: number): ProtoObject {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
 
 function hostPort(value: string, what: string): { address: string; port_value: number } {
@@ -132,8 +148,8 @@ function tracingConfig(options: BootstrapOptions, clusters: ProtoObject[]): Prot
 /**
  * An Envoy bootstrap that takes everything else from the relay over ADS (gRPC, v3), with App
  * Mesh's admin port (9901), Prometheus stats on the admin endpoint, App Mesh's stat tags
- * (`appmesh.mesh`, `appmesh.virtual_node` or `appmesh.virtual_gateway`), and optionally a
- * statsd sink and a tracer. Checked against Envoy's Bootstrap proto before it is returned, as
+ * (`appmesh.mesh`, `appmesh.virtual_node` or `appmesh.virtual_gateway`), load reports to the
+ * relay (LRS), and optionally the relay's metrics service, a statsd sink and a tracer. Checked against Envoy's Bootstrap proto before it is returned, as
  * proto3 JSON (Envoy reads a JSON bootstrap as it reads YAML).
  */
 export function envoyBootstrap(options: BootstrapOptions): ProtoObject {
@@ -162,6 +178,29 @@ export function envoyBootstrap(options: BootstrapOptions): ProtoObject {
       typed_config: { '@type': 'type.googleapis.com/envoy.config.metrics.v3.StatsdSink', address: { socket_address: { protocol: 'UDP', ...hostPort(options.statsd, '--statsd') } } },
     });
   }
+  if (options.metrics) {
+    statsSinks.push({
+      name: 'envoy.stat_sinks.metrics_service',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig',
+        // To the relay over the ADS cluster, with the ADS stream's credentials: it checks the
+        // sender as it checks ADS.
+        grpc_service: adsService,
+        transport_api_version: 'V3',
+        // Counters as deltas since the last flush, so a reconnect to another relay neither
+        // loses nor repeats counts. (Histograms carry the flush interval's samples either way;
+        // the sink has no such setting for them.)
+        report_counters_as_deltas: { value: true },
+        // Full stat names (`cluster.<name>.upstream_rq_time`): App Mesh names may contain dots,
+        // and Envoy's cluster_name tag extractor stops at the first one.
+        emit_tags_as_labels: false,
+      },
+    });
+  }
+  const flushMs = options.metricsIntervalMs ?? DEFAULT_METRICS_INTERVAL_MS;
+  if (!Number.isInteger(flushMs) || flushMs < 1 || flushMs >= FLUSH_INTERVAL_LIMIT_MS) {
+    throw new Error(`--metrics-interval must be at least 1ms and less than 5m, got: ${flushMs} ms`);
+  }
   const tracing = tracingConfig(options, clusters);
   const nameTag = proxy.kind === 'virtualNode' ? 'appmesh.virtual_node' : 'appmesh.virtual_gateway';
   const bootstrap: ProtoObject = {
@@ -180,6 +219,7 @@ export function envoyBootstrap(options: BootstrapOptions): ProtoObject {
       ],
     },
     ...(statsSinks.length ? { stats_sinks: statsSinks } : {}),
+    ...(options.metrics ? { stats_flush_interval: millis(flushMs) } : {}),
     ...(tracing ? { tracing } : {}),
     dynamic_resources: {
       ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [adsService], set_node_on_first_message_only: true },
@@ -187,6 +227,11 @@ export function envoyBootstrap(options: BootstrapOptions): ProtoObject {
       lds_config: { ads: {}, resource_api_version: 'V3' },
     },
     static_resources: { clusters },
+    // Load reports (LRS) to the relay, on the ADS cluster with the ADS stream's credentials;
+    // the relay says which clusters and how often.
+    cluster_manager: {
+      load_stats_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [adsService] },
+    },
   };
   // Encoding with Envoy's Bootstrap proto checks every field (and Envoy's validation rules).
   const bytes = encodeMessage(BOOTSTRAP, bootstrap);

@@ -92,6 +92,10 @@ const COMMANDS: Record<string, Command> = {
                          authorization: Bearer <token> on the ADS stream
   --admin-port PORT      Envoy's admin port (default 9901, as App Mesh)
   --statsd HOST:PORT     also send stats to statsd
+  --metrics              also stream stats to the relay's metrics service (latency and response codes
+                         per cluster for meshline traffic); --metrics-interval D flushes every D
+                         (default 10s: match the relay's load report interval). Load reports (LRS)
+                         to the relay are always on.
   --tracing KIND         zipkin, opentelemetry or xray; --tracing-address HOST:PORT for its collector
   --region R --zone Z    the proxy's locality`,
     options: {
@@ -104,6 +108,8 @@ const COMMANDS: Record<string, Command> = {
       token: { type: 'string' },
       'admin-port': { type: 'string' },
       statsd: { type: 'string' },
+      metrics: { type: 'boolean', default: false },
+      'metrics-interval': { type: 'string' },
       tracing: { type: 'string' },
       'tracing-address': { type: 'string' },
       region: { type: 'string' },
@@ -118,6 +124,8 @@ const COMMANDS: Record<string, Command> = {
       }
       if (Boolean(option(values, 'cert')) !== Boolean(option(values, 'key'))) throw new UsageError('--cert and --key go together');
       const adminPort = option(values, 'admin-port');
+      const metricsInterval = option(values, 'metrics-interval');
+      if (metricsInterval !== undefined && values.metrics !== true) throw new UsageError('--metrics-interval goes with --metrics');
       return envoyBootstrap({
         node,
         relay: option(values, 'relay') ?? '127.0.0.1:18000',
@@ -128,6 +136,8 @@ const COMMANDS: Record<string, Command> = {
         token: option(values, 'token'),
         adminPort: adminPort === undefined ? undefined : Number(adminPort),
         statsd: option(values, 'statsd'),
+        metrics: values.metrics === true,
+        metricsIntervalMs: metricsInterval === undefined ? undefined : parseDuration(metricsInterval, '--metrics-interval'),
         tracing: tracing as Tracing | undefined,
         tracingAddress: option(values, 'tracing-address'),
         region: option(values, 'region'),
@@ -241,9 +251,9 @@ function parseSteps(value: string): number[] {
 }
 
 /** `30s`, `500ms`, `2m`. */
-export function parseDuration(value: string): number {
+export function parseDuration(value: string, option = '--interval'): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value.trim());
-  if (!match) throw new UsageError(`--interval takes a duration like 30s, 500ms or 2m, got: ${value}`);
+  if (!match) throw new UsageError(`${option} takes a duration like 30s, 500ms or 2m, got: ${value}`);
   const amount = Number(match[1]);
   return Math.round(match[2] === 'ms' ? amount : match[2] === 's' ? amount * 1000 : amount * 60_000);
 }

@@ -66,7 +66,7 @@ function validateRules(field: protobuf.Field): Map<string, unknown> {
 function numeric(value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'string') return Number(value);
-  if (isPlainObject(value) && 'seconds' in value) {
+  if (isPlainObject(value) && ('seconds' in value || 'nanos' in value)) {
     return Number(value.seconds ?? 0) + Number(value.nanos ?? 0) / 1e9;
   }
   return Number.NaN;
@@ -95,7 +95,8 @@ function checkRules(path: string, field: protobuf.Field, value: unknown, present
     return;
   }
   for (const [rule, bound] of rules) {
-    const [kind, check] = rule.split('.') as [string, string | undefined];
+    // A duration bound is flattened by unit: `duration.gte.nanos` = 1000000 is 1 ms.
+    const [kind, check, unit] = rule.split('.') as [string, string | undefined, string | undefined];
     if (kind === 'string') {
       const text = typeof scalar === 'string' ? scalar : '';
       const length = [...text].length;
@@ -117,7 +118,7 @@ function checkRules(path: string, field: protobuf.Field, value: unknown, present
     } else if (kind === 'duration') {
       if (!present) continue;
       const seconds = numeric(scalar);
-      const limit = numeric(isPlainObject(bound) ? bound : { seconds: bound });
+      const limit = numeric(isPlainObject(bound) ? bound : unit === 'nanos' ? { nanos: bound } : { seconds: bound });
       checkBound(path, check, seconds, limit, `${limit}s`);
     } else if (check !== undefined && ['gt', 'gte', 'lt', 'lte'].includes(check)) {
       if (WRAPPERS.has(typeName) || present || scalar === undefined) {

@@ -33,6 +33,8 @@ const PROTO_FILES = [
   'envoy/config/trace/v3/zipkin.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
   'envoy/config/trace/v3/xray.proto',
+  // The relay's metrics service as a stats sink (meshline bootstrap --metrics).
+  'envoy/config/metrics/v3/metrics_service.proto',
 ];
 
 let root: protobuf.Root | undefined;

@@ -44,6 +44,59 @@ describe('meshline bootstrap', () => {
     expect(JSON.stringify(bootstrap)).not.toContain('BEGIN');
   });
 
+  it('sends load reports (LRS) to the relay over the ADS cluster, with the ADS stream\'s credentials', () => {
+    const bootstrap = envoyBootstrap({ node: 'mesh/demo/virtualNode/web', relay: '10.0.0.5:18000', token: 't0k3n' }) as Record<string, ProtoObject>;
+    const ads = (bootstrap.dynamic_resources as Record<string, ProtoObject>).ads_config as { grpc_services: unknown[] };
+    expect(ads.grpc_services).toEqual([{ envoy_grpc: { cluster_name: 'meshline-xds' }, initial_metadata: [{ key: 'authorization', value: 'Bearer t0k3n' }] }]);
+    expect(bootstrap.cluster_manager).toEqual({
+      load_stats_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: ads.grpc_services },
+    });
+    // Without --metrics, nothing else changes: no sink and Envoy's own flush interval.
+    expect(bootstrap.stats_sinks).toBeUndefined();
+    expect(bootstrap.stats_flush_interval).toBeUndefined();
+  });
+
+  it('with --metrics, streams stats to the relay\'s metrics service as deltas, flushed at the relay\'s report interval', () => {
+    const type = 'envoy.config.bootstrap.v3.Bootstrap';
+    for (const [metricsIntervalMs, flush] of [[undefined, '10s'], [2_500, '2.5s'], [1, '0.001s'], [299_999, '299.999s']] as const) {
+      const bootstrap = envoyBootstrap({ node: 'mesh/demo/virtualGateway/edge', relay: 'relay.internal:18000', token: 't0k3n', tls: true, statsd: '127.0.0.1:8125', metrics: true, metricsIntervalMs });
+      // The proto3 JSON Envoy reads encodes again with Envoy's Bootstrap proto, sink config included.
+      expect(() => encodeMessage(type, fromProto3Json(type, JSON.parse(JSON.stringify(bootstrap))))).not.toThrow();
+      expect(bootstrap.stats_flush_interval).toBe(flush);
+      const sinks = bootstrap.stats_sinks as ProtoObject[];
+      expect(sinks.map((s) => s.name)).toEqual(['envoy.stat_sinks.statsd', 'envoy.stat_sinks.metrics_service']);
+      expect(sinks[1]?.typed_config).toEqual({
+        '@type': 'type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig',
+        grpc_service: { envoy_grpc: { cluster_name: 'meshline-xds' }, initial_metadata: [{ key: 'authorization', value: 'Bearer t0k3n' }] },
+        transport_api_version: 'V3',
+        report_counters_as_deltas: true,
+        // Full stat names (cluster.<name>.upstream_rq_time): App Mesh names may hold dots.
+        emit_tags_as_labels: false,
+      });
+    }
+  });
+
+  it('refuses a metrics interval Envoy would refuse (at least 1 ms, less than 5 min)', () => {
+    for (const metricsIntervalMs of [0, 300_000, 1.5]) {
+      expect(() => envoyBootstrap({ node: 'mesh/demo/virtualNode/web', relay: '127.0.0.1:18000', metrics: true, metricsIntervalMs })).toThrow(
+        `--metrics-interval must be at least 1ms and less than 5m, got: ${metricsIntervalMs} ms`,
+      );
+    }
+  });
+
+  it('takes --metrics and --metrics-interval on the command line', async () => {
+    const out = capture();
+    const err = capture();
+    expect(await main(['bootstrap', '--node', 'mesh/demo/virtualNode/web', '--metrics', '--metrics-interval', '500ms'], out.stream as never, err.stream as never)).toBe(0);
+    const printed = JSON.parse(out.text()) as Record<string, unknown>;
+    expect(printed.stats_flush_interval).toBe('0.5s');
+    expect(JSON.stringify(printed.stats_sinks)).toContain('envoy.stat_sinks.metrics_service');
+    expect(await main(['bootstrap', '--node', 'mesh/demo/virtualNode/web', '--metrics-interval', '5s'], out.stream as never, err.stream as never)).toBe(2);
+    expect(err.text()).toContain('--metrics-interval goes with --metrics');
+    expect(await main(['bootstrap', '--node', 'mesh/demo/virtualNode/web', '--metrics', '--metrics-interval', 'soon'], out.stream as never, err.stream as never)).toBe(2);
+    expect(err.text()).toContain('--metrics-interval takes a duration like 30s, 500ms or 2m, got: soon');
+  });
+
   it('refuses a node id that names no App Mesh proxy', () => {
     expect(() => envoyBootstrap({ node: 'web', relay: '127.0.0.1:18000' })).toThrow(/--node must be mesh\/<mesh>\/virtualNode\/<name>/);
     expect(() => envoyBootstrap({ node: 'mesh/demo/virtualNode/web', relay: 'nowhere' })).toThrow(/--relay must be host:port/);
