@@ -47,9 +47,11 @@ afterAll(async () => {
 
 /**
  * A mesh where a client node reaches `color.<mesh>.local`, a router splitting gRPC calls
- * between two nodes (one per backend) by the weights given; returns the service name.
+ * between two nodes (one per backend) by the weights given; returns the service name. Nodes
+ * are found at their backend's IP address (an EDS cluster), or by DNS name (`localhost`, a
+ * LOGICAL_DNS cluster) when asked.
  */
-async function colorMesh(meshName: string, weights: Record<string, number>): Promise<string> {
+async function colorMesh(meshName: string, weights: Record<string, number>, discovery: 'ip' | 'dns' = 'ip'): Promise<string> {
   const service = `color.${meshName}.local`;
   await appmesh.send(new CreateMeshCommand({ meshName }));
   for (const backend of [blue, green, steady, flaky].filter((b) => b.name in weights)) {
@@ -57,7 +59,7 @@ async function colorMesh(meshName: string, weights: Record<string, number>): Pro
       new CreateVirtualNodeCommand({
         meshName,
         virtualNodeName: backend.name,
-        spec: { listeners: [{ portMapping: { port: backend.port, protocol: 'grpc' } }], serviceDiscovery: { dns: { hostname: backend.host } } },
+        spec: { listeners: [{ portMapping: { port: backend.port, protocol: 'grpc' } }], serviceDiscovery: { dns: { hostname: discovery === 'ip' ? backend.host : 'localhost' } } },
       }),
     );
   }
@@ -105,11 +107,15 @@ describe.skipIf(missing !== undefined)(`gRPC C-core through the relay${missing ?
     expect(tally.answers.blue).toBeGreaterThan(50);
     expect(tally.answers.green).toBeGreaterThan(50);
     expect((tally.answers.blue ?? 0) + (tally.answers.green ?? 0)).toBe(200);
-  });
+  }, 120_000);
 
-  it('reports its load to the relay, which adds it to the edges: per attempt, as the servers saw it', async () => {
+  it.each(['ip', 'dns'] as const)('reports its load to the relay, which adds it to the edges: per attempt, as the servers saw it (%s discovery)', async (discovery) => {
+    for (const backend of [steady, flaky]) {
+      backend.calls = 0;
+      backend.failures = 0;
+    }
     const meshName = uniqueMeshName('core-lrs');
-    const service = await colorMesh(meshName, { steady: 1, flaky: 1 });
+    const service = await colorMesh(meshName, { steady: 1, flaky: 1 }, discovery);
     const client = await coreClientOf(meshName, service);
     await untilServed(client, 5);
     const tally = await client.call(200);
@@ -153,5 +159,5 @@ describe.skipIf(missing !== undefined)(`gRPC C-core through the relay${missing ?
       'virtualNode/client -> virtualNode/steady': { requests: steady.calls, successes: steady.calls, errors: 0 },
       'virtualNode/client -> virtualNode/flaky': { requests: flaky.calls, successes: flaky.calls - flaky.failures, errors: flaky.failures },
     });
-  });
+  }, 120_000);
 });
