@@ -29,6 +29,10 @@ const PROTO_FILES = [
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/service/discovery/v3/ads.proto',
+  // What proxies report to the relay (LRS). The relay decodes it by hand (relay/lrs.ts); tests
+  // and benchmarks encode it with this. (Envoy's metrics service imports Prometheus's
+  // metrics.proto, which @grpc/grpc-js-xds does not ship.)
+  'envoy/service/load_stats/v3/lrs.proto',
   // Tracers a bootstrap may name (meshline bootstrap --tracing).
   'envoy/config/trace/v3/zipkin.proto',
   'envoy/config/trace/v3/opentelemetry.proto',

@@ -33,7 +33,9 @@ export function snapshotOf(size: FleetSize, index: number, generation: number): 
     proxy,
     serviceNames(size).map((name, s) => ({ name, endpoints: [{ host: '10.0.0.1', port: 10_000 + s * 10 + (generation % 10) }] })),
   );
-  return buildSnapshot(nodeIdOf(proxy), base.resources);
+  // Every service's cluster leads to a virtual node of its own, for the load reports of the telemetry benchmark.
+  const targets = Object.fromEntries(serviceNames(size).map((name, s) => [name, `virtualNode/service-${s}`]));
+  return buildSnapshot(nodeIdOf(proxy), base.resources, targets);
 }
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */

@@ -9,6 +9,8 @@
  * the load costs as little CPU as possible on a machine it shares with the server.
  */
 import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { messageType } from '../../shared/xds/protos.js';
 import { STREAM_AGGREGATED_RESOURCES, decodeResponseHeader, encodeDiscoveryRequest } from '../../relay/protocol.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../shared/xds/type-urls.js';
 import { wallClock } from './relay-fleet.js';
@@ -17,6 +19,11 @@ import { wallClock } from './relay-fleet.js';
 export type LoadCommand =
   | { type: 'start'; address: string; nodeIds: string[]; channels: number; names: string[]; initialResponses: number }
   | { type: 'arm'; round: number }
+  /**
+   * Opens a load reporting (LRS) stream beside each ADS stream, for the same node, and reports
+   * on `clusters` at the interval the relay asks for, as a proxyless gRPC client does.
+   */
+  | { type: 'report'; clusters: string[] }
   | { type: 'stop' };
 
 /** What a load process tells its parent. */
@@ -24,6 +31,7 @@ export type LoadReport =
   | { type: 'ready'; streams: number; ms: number }
   | { type: 'armed'; round: number }
   | { type: 'received'; round: number; streams: number; lastAt: number }
+  | { type: 'reporting'; streams: number; intervalMs: number }
   | { type: 'failed'; message: string };
 
 const identity = (bytes: Buffer): Buffer => bytes;
@@ -41,10 +49,13 @@ interface LoadStream {
 
 let clients: grpc.Client[] = [];
 let streams: LoadStream[] = [];
+let nodeIds: string[] = [];
+const reporters: { call: grpc.ClientDuplexStream<Buffer, Buffer>; timer?: NodeJS.Timeout }[] = [];
 let armed: { round: number; remaining: number; lastAt: number } | undefined;
 
 function start(command: Extract<LoadCommand, { type: 'start' }>): void {
   const started = performance.now();
+  nodeIds = command.nodeIds;
   clients = Array.from(
     { length: command.channels },
     // A local subchannel pool: each client its own HTTP/2 connection, as separate proxies have.
@@ -81,13 +92,73 @@ function start(command: Extract<LoadCommand, { type: 'start' }>): void {
   });
 }
 
+const STREAM_LOAD_STATS = '/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats';
+
+/** Envoy's LRS messages, encoded with protobufjs from Envoy's own protos (independent of the relay's codec). */
+function lrsTypes(): { request: protobuf.Type; response: protobuf.Type } {
+  return { request: messageType('envoy.service.load_stats.v3.LoadStatsRequest'), response: messageType('envoy.service.load_stats.v3.LoadStatsResponse') };
+}
+
+/**
+ * One LRS stream per ADS stream, on the same connection. The first request carries the node;
+ * after the relay's response (which sets the interval) each stream reports every interval,
+ * its first report at a random offset so the fleet's reports spread as real proxies' do. Every
+ * report: each cluster's calls since the last one (100 issued: 98 succeeded, 2 failed, 1 in
+ * progress) in one locality.
+ */
+function startReporting(command: Extract<LoadCommand, { type: 'report' }>): void {
+  const { request, response } = lrsTypes();
+  const encode = (message: object) => Buffer.from(request.encode(request.fromObject(message)).finish());
+  let intervalMs = 0;
+  let reporting = 0;
+  const report = (interval: { seconds: number; nanos: number }) =>
+    encode({
+      cluster_stats: command.clusters.map((cluster_name) => ({
+        cluster_name,
+        upstream_locality_stats: [
+          { locality: { region: 'bench', zone: 'bench-a' }, total_successful_requests: 98, total_error_requests: 2, total_issued_requests: 100, total_requests_in_progress: 1 },
+        ],
+        load_report_interval: interval,
+      })),
+    });
+  nodeIds.forEach((nodeId, index) => {
+    const client = clients[index % clients.length] as grpc.Client;
+    const call = client.makeBidiStreamRequest(STREAM_LOAD_STATS, identity, identity);
+    const reporter: (typeof reporters)[number] = { call };
+    reporters.push(reporter);
+    call.on('data', (bytes: Buffer) => {
+      const answer = response.toObject(response.decode(bytes), { longs: Number }) as { load_reporting_interval?: { seconds?: number; nanos?: number } };
+      const seconds = answer.load_reporting_interval?.seconds ?? 0;
+      const nanos = answer.load_reporting_interval?.nanos ?? 0;
+      const ms = seconds * 1000 + nanos / 1e6;
+      if (reporter.timer || ms <= 0) return;
+      intervalMs = ms;
+      const bytesOfReport = report({ seconds, nanos });
+      reporter.timer = setTimeout(() => {
+        call.write(bytesOfReport);
+        reporter.timer = setInterval(() => call.write(bytesOfReport), ms);
+      }, Math.random() * ms);
+      reporting += 1;
+      if (reporting === nodeIds.length) process.send?.({ type: 'reporting', streams: reporting, intervalMs } satisfies LoadReport);
+    });
+    call.on('error', (error: Error) => process.send?.({ type: 'failed', message: `LRS stream ${index}: ${error.message}` } satisfies LoadReport));
+    call.write(encode({ node: { id: nodeId, locality: { region: 'bench', zone: 'bench-a' } } }));
+  });
+}
+
 process.on('message', (command: LoadCommand) => {
   try {
     if (command.type === 'start') start(command);
+    else if (command.type === 'report') startReporting(command);
     else if (command.type === 'arm') {
       armed = { round: command.round, remaining: streams.length, lastAt: 0 };
       report({ type: 'armed', round: command.round });
     } else {
+      for (const { call, timer } of reporters) {
+        clearTimeout(timer);
+        clearInterval(timer);
+        call.cancel();
+      }
       for (const { call } of streams) call.cancel();
       for (const client of clients) client.close();
       process.exit(0);

@@ -11,7 +11,9 @@ import { ALL, prepare, selectionOf } from '../../relay/prepared.js';
 import { STREAM_AGGREGATED_RESOURCES, withNonce } from '../../relay/protocol.js';
 import { startRelay } from '../../relay/server.js';
 import type { SnapshotReader } from '../../relay/snapshot-source.js';
+import { createDocumentClient } from '../../shared/store/clients.js';
 import type { Manifest, ManifestEntry, Snapshot } from '../../shared/store/snapshots.js';
+import { TrafficStore } from '../../shared/store/traffic.js';
 import { proxyKey } from '../../shared/xds/node-id.js';
 import { ENDPOINT, RESOURCE_TYPE_URLS, ROUTE, type ResourceTypeUrl } from '../../shared/xds/type-urls.js';
 import { MESH, proxyAt, serviceNames, snapshotOf, wallClock, type FleetSize } from './relay-fleet.js';
@@ -19,11 +21,19 @@ import { MESH, proxyAt, serviceNames, snapshotOf, wallClock, type FleetSize } fr
 export type ServerKind = 'relay' | 'bare';
 
 export type ServerCommand =
-  | { type: 'start'; kind: ServerKind; size: FleetSize }
+  | { type: 'start'; kind: ServerKind; size: FleetSize; telemetry?: BenchTelemetry }
   /** Memory (after a forced GC when `gc`) and CPU used so far. */
   | { type: 'sample'; gc: boolean }
   | { type: 'push'; round: number }
   | { type: 'stop' };
+
+/** The relay's telemetry in the telemetry benchmark: a real traffic table in DynamoDB Local. */
+export interface BenchTelemetry {
+  dynamodbEndpoint: string;
+  tableName: string;
+  windowSeconds: number;
+  loadReportIntervalMs: number;
+}
 
 export type ServerReport =
   | { type: 'started'; address: string }
@@ -94,10 +104,29 @@ interface Server {
   push(round: number): Promise<number>;
 }
 
-async function relayServer(size: FleetSize): Promise<Server> {
+async function relayServer(size: FleetSize, telemetry: BenchTelemetry | undefined): Promise<Server> {
   const bucket = new MemoryBucket(size);
   bucket.publish(0);
-  const relay = await startRelay({ store: bucket, host: '127.0.0.1', port: 0, adminPort: 0, pollIntervalMs: 20, logger: quiet });
+  const relay = await startRelay({
+    store: bucket,
+    host: '127.0.0.1',
+    port: 0,
+    adminPort: 0,
+    pollIntervalMs: 20,
+    logger: quiet,
+    ...(telemetry
+      ? {
+          telemetry: {
+            windowSeconds: telemetry.windowSeconds,
+            loadReportIntervalMs: telemetry.loadReportIntervalMs,
+            store: new TrafficStore(
+              createDocumentClient({ region: 'us-east-1', dynamodbEndpoint: telemetry.dynamodbEndpoint, dynamodbCredentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } }),
+              telemetry.tableName,
+            ),
+          },
+        }
+      : {}),
+  });
   return {
     address: relay.adsAddress,
     async push(round) {
@@ -162,7 +191,7 @@ let server: Server | undefined;
 process.on('message', (command: ServerCommand) => {
   void (async () => {
     if (command.type === 'start') {
-      server = command.kind === 'relay' ? await relayServer(command.size) : await bareServer(command.size);
+      server = command.kind === 'relay' ? await relayServer(command.size, command.telemetry) : await bareServer(command.size);
       reply({ type: 'started', address: server.address });
     } else if (command.type === 'sample') {
       // CPU is read first, so a forced GC is not counted in it.

@@ -40,7 +40,7 @@ const CONNECTIONS = Number(env.RELAY_BENCH_CONNECTIONS ?? 100);
 const PHASE_TIMEOUT_MS = 180_000;
 const IDLE_MS = 3_000;
 
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${PHASE_TIMEOUT_MS} ms waiting for ${what}`)), PHASE_TIMEOUT_MS);
@@ -49,13 +49,13 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 }
 
 /** Forks a TypeScript module; RELAY_BENCH_PROFILE=<dir> writes a CPU profile of each server process there. */
-function forkTs(file: string, profile = false): ChildProcess {
+export function forkTs(file: string, profile = false): ChildProcess {
   const execArgv = ['--import', 'tsx', ...(profile && env.RELAY_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${env.RELAY_BENCH_PROFILE}`] : [])];
   return fork(fileURLToPath(new URL(file, import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** Sends a command to a child and resolves with its next report of a type. */
-function ask<R extends { type: string }>(child: ChildProcess, command: object, type: R['type'], what: string): Promise<R> {
+export function ask<R extends { type: string }>(child: ChildProcess, command: object, type: R['type'], what: string): Promise<R> {
   const answer = new Promise<R>((resolve, reject) => {
     const onMessage = (report: R) => {
       if (report.type === 'failed') {
@@ -73,10 +73,10 @@ function ask<R extends { type: string }>(child: ChildProcess, command: object, t
 }
 
 /** The load processes, driven as one. */
-class Load {
-  private readonly workers = Array.from({ length: WORKERS }, () => forkTs('./relay-load.ts'));
+export class Load {
+  readonly workers = Array.from({ length: WORKERS }, () => forkTs('./relay-load.ts'));
 
-  constructor() {
+  constructor(private readonly size: FleetSize = SIZE) {
     for (const worker of this.workers) {
       worker.on('message', (report: LoadReport) => {
         if (report.type === 'failed') console.error(`load process: ${report.message}`);
@@ -90,13 +90,13 @@ class Load {
     await Promise.all(
       this.workers.map((worker, w) => {
         const nodeIds: string[] = [];
-        for (let s = w; s < SIZE.streams; s += WORKERS) nodeIds.push(nodeIdAt(s % SIZE.proxies));
+        for (let s = w; s < this.size.streams; s += WORKERS) nodeIds.push(nodeIdAt(s % this.size.proxies));
         const command: LoadCommand = {
           type: 'start',
           address,
           nodeIds,
           channels: Math.max(1, Math.round(CONNECTIONS / WORKERS)),
-          names: serviceNames(SIZE),
+          names: serviceNames(this.size),
           initialResponses: RESOURCE_TYPE_URLS.length,
         };
         return ask<LoadReport>(worker, command, 'ready', 'the load to open its streams');
@@ -130,7 +130,7 @@ class Load {
   }
 }
 
-function stopChild(child: ChildProcess, command: object): Promise<void> {
+export function stopChild(child: ChildProcess, command: object): Promise<void> {
   return new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
@@ -146,7 +146,7 @@ interface OpenFigures {
   idleCpuPercent: number;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }

@@ -8,6 +8,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   relay: async () => (await import('./relay.js')).run(),
   compile: async () => (await import('./compile.js')).run(),
   propagation: async () => (await import('./propagation.js')).run(),
+  telemetry: async () => (await import('./telemetry.js')).run(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
