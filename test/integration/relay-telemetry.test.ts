@@ -21,7 +21,8 @@ import { CLUSTER, RESOURCE_TYPE_URLS } from '../../shared/xds/type-urls.js';
 import { createTestCa, tlsCredentials } from '../support/xds-certs.js';
 import { AdsTestClient } from '../support/xds-ads-client.js';
 import { localService, proxySnapshot, publish, uniqueMesh, virtualNode } from '../support/xds-fixtures.js';
-import { eventually, relayForTest, startTestRelay, type TestRelay } from '../support/xds-relay.js';
+import { spawnRelay } from '../support/xds-relay-process.js';
+import { eventually, relayForTest, stackBucket, startTestRelay, type TestRelay } from '../support/xds-relay.js';
 import {
   decodeLoadStatsResponse,
   encodeLoadStatsRequest,
@@ -408,4 +409,37 @@ describe('garbage on the telemetry services', () => {
     expect((await ads.next()).type_url).toBe(CLUSTER);
     expect(relay.logs.entries.filter((e) => e.level === 'error')).toEqual([]);
   }, 60_000);
+});
+
+describe('the relay process', () => {
+  it('is configured by environment: it writes windows to MESHLINE_TRAFFIC_TABLE and, with MESHLINE_TRAFFIC_EMF=on, prints EMF lines on stdout', async () => {
+    const tableName = await trafficTable;
+    const { store: snapshots } = stackBucket();
+    const mesh = uniqueMesh('telemetry-process');
+    const front = virtualNode(mesh, 'front');
+    await publish(snapshots, mesh, [snapshotWithTargets(front, ['back'], { back: 'virtualNode/back-v1' })]);
+    const relay = spawnRelay({
+      MESHLINE_DYNAMODB_ENDPOINT: stack.endpoints.dynamodb,
+      MESHLINE_TRAFFIC_TABLE: tableName,
+      MESHLINE_TRAFFIC_WINDOW_SECONDS: '1',
+      MESHLINE_LOAD_REPORT_INTERVAL_MS: '250',
+      MESHLINE_TRAFFIC_EMF: 'on',
+    });
+    const { ads } = await relay.listening();
+    const client = new LrsTestClient(ads);
+    onTestFinished(() => client.close());
+    client.send({ node: { id: nodeIdOf(front) }, cluster_stats: [backReport(8, 6, 2, 0)] });
+    expect((await client.answered()).load_reporting_interval).toEqual({ seconds: 0, nanos: 250e6 });
+
+    const line = await eventually(async () => relay.stdout.find((l) => l.includes(mesh)), 'an EMF line', 5_000);
+    expect(JSON.parse(line)).toMatchObject({ Mesh: mesh, VirtualNode: 'front', TargetVirtualNode: 'back-v1', RequestCountPerTarget: 8, HTTPCode_Target_5XX_Count: 2 });
+    const windows = await eventually(async () => {
+      const stored = await storedWindows(await trafficStore(), mesh);
+      return sum(stored, 'issued') === 8 ? stored : undefined;
+    }, 'the window in the traffic table', 5_000);
+    expect(sum(windows, 'failed')).toBe(2);
+    client.close();
+    relay.child.kill('SIGTERM');
+    expect(await relay.exited).toBe(0);
+  });
 });

@@ -11,6 +11,8 @@ export interface RelayProcess {
   child: ChildProcess;
   /** Every stderr line, parsed. */
   lines: Record<string, unknown>[];
+  /** Every stdout line as written (EMF lines with MESHLINE_TRAFFIC_EMF=on). */
+  stdout: string[];
   /** Resolves with the first log line (already written or to come) whose msg is `msg`. */
   waitForLog(msg: string): Promise<Record<string, unknown>>;
   /** The `relay listening` line's ADS and admin addresses. */
@@ -39,8 +41,10 @@ export function spawnRelay(env: Record<string, string | undefined>, command: str
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const stdout: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => stdout.push(text));
   const lines: Record<string, unknown>[] = [];
   const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stderr! }).on('line', (text) => {
@@ -71,6 +75,7 @@ export function spawnRelay(env: Record<string, string | undefined>, command: str
   return {
     child,
     lines,
+    stdout,
     exited,
     waitForLog,
     listening: async () => {
