@@ -3,8 +3,10 @@ import { AppMeshClient } from '@aws-sdk/client-app-mesh';
 import { envoyBootstrap, type Tracing } from './bootstrap.js';
 import { formatKeysResult, KEYS_OPTIONS, KEYS_USAGE, KeysUsageError, readLocalStackFile, runKeys, type KeysResult } from './keys.js';
 import type { Signer } from './signed-fetch.js';
-import { canaryWeights, currentTargets, parseWeights, shiftRoute } from './shift.js';
-import { fetchProxyStatus, formatStatus, nacks, type MeshProxyStatus } from './status.js';
+import { parseWeights, shiftRoute } from './shift.js';
+import { ended, fetchRollout, followRollout, formatRollout, formatRollouts, listRollouts, abortRollout, startRollout, type StartRolloutBody } from './rollout.js';
+import { fetchProxyStatus, formatStatus, type MeshProxyStatus } from './status.js';
+import type { Rollout } from '../shared/store/rollouts.js';
 import { fetchTraffic, formatTraffic } from './traffic.js';
 import type { MeshTraffic } from '../shared/mesh/traffic.js';
 
@@ -22,6 +24,8 @@ interface Command {
   run(values: Values, positionals: string[], progress: (line: string) => void, out: NodeJS.WritableStream): Promise<unknown>;
   /** Human output; `--json` prints the result as JSON instead. */
   print(result: unknown): string;
+  /** The exit code of a result (default 0): a rollout followed to its end that did not succeed is 1. */
+  exitCode?(result: unknown): number;
 }
 
 const COMMON = {
@@ -32,6 +36,14 @@ const COMMON = {
 const API_OPTIONS = {
   endpoint: { type: 'string' },
   region: { type: 'string' },
+} as const;
+
+/** The health gate of a rollout, as `rollout start` and `shift --steps` take it. */
+const GATE_OPTIONS = {
+  'max-error-rate': { type: 'string' },
+  'min-requests': { type: 'string', default: '100' },
+  'max-p99': { type: 'string' },
+  'max-wait': { type: 'string' },
 } as const;
 
 /** Meshline's API: --endpoint, else MESHLINE_API, else the local stack. */
@@ -148,49 +160,78 @@ const COMMANDS: Record<string, Command> = {
     print: (result) => JSON.stringify(result, null, 2),
   },
   shift: {
-    summary: "set a route's weights in one call, or walk a canary step by step",
+    summary: "set a route's weights in one call, or walk a canary step by step, gated on its health",
     usage: `meshline shift <mesh> <router> <route> --to <node>=<weight>,... [--endpoint URL]
-meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 --interval 30s
+meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 [--interval 30s]
+    [--max-error-rate 1] [--min-requests 100] [--max-p99 250ms] [--max-wait 90s]
 
   With weights: sets the weight of every node named; targets not named keep their place with weight 0.
-  With --steps: gives the canary node each percentage in turn (the other targets share the rest as
-  they did), waits --interval after each step, and stops at the first step after which a proxy of
-  the mesh reports a NACK (exit 1), leaving that step in place.`,
-    options: { to: { type: 'string' }, steps: { type: 'string' }, interval: { type: 'string', default: '30s' }, ...API_OPTIONS },
+  With --steps: starts a rollout on the server (as meshline rollout start, with these defaults) and
+  follows it to its end: the canary gets each percentage in turn and advances only while its own
+  traffic in the step stays healthy; otherwise the route gets its original weights back. Exit 0 when
+  the canary takes 100 %, 1 when the rollout rolled back, paused or was aborted. Stopping this
+  command does not stop the rollout (meshline rollout abort does).`,
+    options: { to: { type: 'string' }, steps: { type: 'string' }, interval: { type: 'string', default: '30s' }, ...GATE_OPTIONS, 'max-error-rate': { type: 'string', default: '1' }, ...API_OPTIONS },
     async run(values, positionals, progress) {
       const [meshName, virtualRouterName, routeName] = positionals;
       if (!meshName || !virtualRouterName || !routeName) throw new UsageError('shift needs <mesh> <router> <route>');
       const to = option(values, 'to');
       if (!to) throw new UsageError('--to is required');
       const route = { meshName, virtualRouterName, routeName };
-      const client = appMesh(values);
-      const stepsOption = option(values, 'steps');
-      if (!stepsOption) return shiftRoute(client, route, parseWeights(to));
+      if (!option(values, 'steps')) return shiftRoute(appMesh(values), route, parseWeights(to));
       if (to.includes('=')) throw new UsageError('with --steps, --to names the canary node only');
-      const steps = parseSteps(stepsOption);
-      const intervalMs = parseDuration(option(values, 'interval') ?? '30s');
-      const walked: { percent: number; version: number }[] = [];
-      for (const percent of steps) {
-        const startedAt = new Date().toISOString();
-        const weights = canaryWeights(await currentTargets(client, route), to, percent);
-        const { version } = await shiftRoute(client, route, weights);
-        walked.push({ percent, version });
-        progress(`step ${percent}%: route version ${version}; watching for ${intervalMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
-        const status = await fetchProxyStatus(apiEndpoint(values), meshName, apiSigner(values));
-        const fresh = nacksSince(status, startedAt);
-        if (fresh.length) throw new CanaryStopped(percent, walked, fresh);
-      }
-      return { steps: walked, completed: true };
+      const signer = apiSigner(values);
+      const rollout = await startRollout(apiEndpoint(values), meshName, rolloutBody(values, virtualRouterName, routeName, to), signer);
+      return followRollout(apiEndpoint(values), rollout, progress, { signer });
     },
     print: (result) => {
-      if ('steps' in (result as object)) {
-        const { steps } = result as { steps: { percent: number; version: number }[] };
-        return steps.map((s) => `step ${s.percent}%: route version ${s.version}`).concat('canary complete').join('\n');
-      }
+      if ('rolloutId' in (result as object)) return formatRollout(result as Rollout);
       const { version, targets } = result as Awaited<ReturnType<typeof shiftRoute>>;
       return [`route version ${version}`, ...targets.map((t) => `  ${t.virtualNode} ${t.weight}${t.port ? ` (port ${t.port})` : ''}`)].join('\n');
     },
+    exitCode: rolloutExitCode,
+  },
+  rollout: {
+    summary: 'walk a canary through steps on the server, advancing only while its own traffic stays healthy',
+    usage: `meshline rollout start <mesh> <router> <route> --to <node> --steps 10,25,50,100 --interval 60s
+    --max-error-rate 1 [--min-requests 100] [--max-p99 250ms] [--max-wait 3m] [--follow]
+meshline rollout status <mesh> [<rollout-id>] [--state RUNNING|PAUSED|SUCCEEDED|ROLLED_BACK|ABORTED|all]
+meshline rollout abort <mesh> <rollout-id>
+
+  start: gives --to each percentage of the route in turn (the other targets share the rest as they
+  did). After each step's --interval, the canary's traffic in that step alone decides: at least
+  --min-requests requests (default 100; fewer waits up to --max-wait past the interval, default 3
+  intervals, then rolls back: too little traffic never passes), an error rate of at most
+  --max-error-rate percent, a p99 of at most --max-p99 where proxies report latency, and no NACK.
+  Healthy: the next step; else the route's original weights come back and the reason names the
+  figure. It runs on the server (the scheduler); --follow watches it until it ends (exit 1 unless
+  it succeeded). A change of the route by anyone else pauses it.
+  status: one rollout with every step's figures and decision, or the mesh's rollouts, newest first.
+  abort: restores the original weights (a paused rollout leaves the route as it was changed).`,
+    options: { to: { type: 'string' }, steps: { type: 'string' }, interval: { type: 'string' }, ...GATE_OPTIONS, follow: { type: 'boolean', default: false }, state: { type: 'string' }, ...API_OPTIONS },
+    async run(values, positionals, progress) {
+      const [action, meshName, ...rest] = positionals;
+      const endpoint = apiEndpoint(values);
+      const signer = apiSigner(values);
+      if (action === 'start') {
+        const [virtualRouterName, routeName] = rest;
+        if (!meshName || !virtualRouterName || !routeName || rest.length > 2) throw new UsageError('rollout start needs <mesh> <router> <route>');
+        const to = option(values, 'to');
+        if (!to) throw new UsageError('--to is required');
+        const rollout = await startRollout(endpoint, meshName, rolloutBody(values, virtualRouterName, routeName, to), signer);
+        return values.follow ? followRollout(endpoint, rollout, progress, { signer }) : rollout;
+      }
+      if (action === 'status') {
+        if (!meshName || rest.length > 1) throw new UsageError('rollout status needs <mesh> [<rollout-id>]');
+        return rest[0] ? fetchRollout(endpoint, meshName, rest[0], signer) : listRollouts(endpoint, meshName, option(values, 'state'), signer);
+      }
+      if (action === 'abort') {
+        if (!meshName || rest.length !== 1 || !rest[0]) throw new UsageError('rollout abort needs <mesh> <rollout-id>');
+        return abortRollout(endpoint, meshName, rest[0], signer);
+      }
+      throw new UsageError(`rollout takes start, status or abort, got: ${action ?? 'nothing'}`);
+    },
+    print: (result) => ('rollouts' in (result as object) ? formatRollouts(result as { rollouts: Rollout[] }) : formatRollout(result as Rollout)),
   },
   status: {
     summary: 'show every proxy of a mesh: its latest version, what its streams ACKed, its last NACK',
@@ -241,6 +282,44 @@ meshline shift <mesh> <router> <route> --to <canary-node> --steps 10,25,50,100 -
   },
 };
 
+/** The body of StartRollout from the command line; the API checks the bounds. */
+function rolloutBody(values: Values, virtualRouterName: string, routeName: string, to: string): StartRolloutBody {
+  const steps = option(values, 'steps');
+  if (!steps) throw new UsageError('--steps is required');
+  const interval = option(values, 'interval');
+  if (!interval) throw new UsageError('--interval is required');
+  const number = (name: string, integer = false): number | undefined => {
+    const raw = option(values, name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw new UsageError(`--${name} takes ${integer ? 'a whole number' : 'a number'}, got: ${raw}`);
+    return value;
+  };
+  const maxErrorRate = number('max-error-rate');
+  if (maxErrorRate === undefined) throw new UsageError('--max-error-rate is required (percent of the canary\'s requests that may fail)');
+  const maxP99 = option(values, 'max-p99');
+  const maxWait = option(values, 'max-wait');
+  return {
+    virtualRouterName,
+    routeName,
+    to,
+    steps: parseSteps(steps),
+    intervalSeconds: parseDuration(interval) / 1000,
+    maxErrorRate,
+    minRequests: number('min-requests', true) ?? 100,
+    ...(maxP99 !== undefined ? { maxP99Ms: parseDuration(maxP99, '--max-p99') } : {}),
+    ...(maxWait !== undefined ? { maxWaitSeconds: parseDuration(maxWait, '--max-wait') / 1000 } : {}),
+  };
+}
+
+/** 1 for a rollout followed to an end other than success (or left paused), else 0. */
+function rolloutExitCode(result: unknown): number {
+  const rollout = result as Partial<Rollout>;
+  if (typeof rollout.rolloutId !== 'string' || !rollout.state) return 0;
+  if (rollout.state === 'RUNNING') return 0;
+  return rollout.state === 'SUCCEEDED' ? 0 : ended(rollout as Rollout) || rollout.state === 'PAUSED' ? 1 : 0;
+}
+
 /** `10,25,50,100`: increasing percentages, each 0..100. */
 function parseSteps(value: string): number[] {
   const steps = value.split(',').map((s) => Number(s.trim()));
@@ -256,21 +335,6 @@ export function parseDuration(value: string, option = '--interval'): number {
   if (!match) throw new UsageError(`${option} takes a duration like 30s, 500ms or 2m, got: ${value}`);
   const amount = Number(match[1]);
   return Math.round(match[2] === 'ms' ? amount : match[2] === 's' ? amount * 1000 : amount * 60_000);
-}
-
-function nacksSince(status: MeshProxyStatus, since: string): string[] {
-  const recent: MeshProxyStatus = {
-    ...status,
-    proxies: status.proxies.map((p) => ({ ...p, connections: p.connections.filter((c) => c.lastNack && c.lastNack.at >= since) })),
-  };
-  return nacks(recent);
-}
-
-/** A canary walk stopped by NACKs: the step stays in place, the command fails. */
-class CanaryStopped extends Error {
-  constructor(percent: number, readonly walked: { percent: number; version: number }[], readonly nacks: string[]) {
-    super(`stopped at ${percent}%: proxies rejected the configuration:\n  ${nacks.join('\n  ')}`);
-  }
 }
 
 class UsageError extends Error {}
@@ -308,7 +372,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     }
     const result = await command.run(values as Values, positionals, (line) => err.write(`${line}\n`), out);
     out.write(`${values.json ? JSON.stringify(result, null, 2) : command.print(result)}\n`);
-    return 0;
+    return command.exitCode?.(result) ?? 0;
   } catch (error) {
     const message = (error as Error).message;
     err.write(`meshline ${name}: ${message}\n`);

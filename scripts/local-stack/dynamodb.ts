@@ -16,6 +16,7 @@ import {
 import { KEYS_TTL_ATTRIBUTE, keysTableDefinition } from '../../shared/auth/keys.js';
 import { syncStatusTableDefinition, syncStatusTimeToLive } from '../../shared/store/sync-status.js';
 import { trafficTableDefinition, trafficTimeToLive } from '../../shared/store/traffic.js';
+import { rolloutTableDefinition } from '../../shared/store/rollouts.js';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import type { StackLog } from './log.js';
 import { awaitReady, pollUntil, spawnPart, StackError, type Part } from './processes.js';
@@ -155,11 +156,19 @@ export function ensureKeysTable(client: DynamoDBClient, tableName: string, log?:
   );
 }
 
-/** Creates a table unless it exists (another process may create it meanwhile), waits until it is ACTIVE, and enables its TTL. */
+/**
+ * Creates the rollouts table unless it exists (in AWS, serverless.yml does). No stream (rollouts
+ * change routes only through UpdateRoute) and no TTL: a rollout's history is kept.
+ */
+export function ensureRolloutTable(client: DynamoDBClient, tableName: string, log?: StackLog): Promise<void> {
+  return ensureTableWithTimeToLive(client, { TableName: tableName, ...rolloutTableDefinition }, undefined, log);
+}
+
+/** Creates a table unless it exists (another process may create it meanwhile), waits until it is ACTIVE, and enables its TTL (if it has one). */
 async function ensureTableWithTimeToLive(
   client: DynamoDBClient,
   table: CreateTableCommandInput & { TableName: string },
-  timeToLive: UpdateTimeToLiveCommandInput,
+  timeToLive: UpdateTimeToLiveCommandInput | undefined,
   log: StackLog | undefined,
 ): Promise<void> {
   const tableName = table.TableName;
@@ -173,7 +182,7 @@ async function ensureTableWithTimeToLive(
   await awaitReady(`table ${tableName} to become ACTIVE`, 30_000, undefined, (signal) =>
     pollUntil(async () => (await describeTable(client, tableName))?.TableStatus === 'ACTIVE', signal),
   );
-  await client.send(new UpdateTimeToLiveCommand(timeToLive));
+  if (timeToLive) await client.send(new UpdateTimeToLiveCommand(timeToLive));
 }
 
 async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureKeysTable, ensureSyncStatusTable, ensureTable, ensureTrafficTable, startDynamoDbLocal } from './dynamodb.js';
+import { assertDynamoDbLocalJar, assertJava, awaitDynamoDb, ensureKeysTable, ensureSyncStatusTable, ensureRolloutTable, ensureTable, ensureTrafficTable, startDynamoDbLocal } from './dynamodb.js';
+import { startRolloutTicker, type RolloutTicker } from './rollout-ticker.js';
 import { createStackLog, type StackLog } from './log.js';
 import {
   assertPortFree,
@@ -201,12 +202,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let s3: EmbeddedS3 | undefined;
   let dynamodb: DynamoDBClient | undefined;
   let s3Client: S3Client | undefined;
+  let rolloutTicker: RolloutTicker | undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       removeSignalHandlers();
       // The emulators' clients go first, so they do not log a burst of connection errors.
+      await rolloutTicker?.stop();
       await Promise.all(functionsAndRelay.map((part) => stopPart(part)));
       await Promise.all([...emulators.map((part) => stopPart(part)), s3?.close()]);
       if (options.stateFile) rmSync(options.stateFile, { force: true });
@@ -287,10 +290,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The stream plugin looks the table up once, when it starts: it must exist by then.
     const syncTableName = `${tableName}-sync-status`;
     const trafficTableName = `${tableName}-traffic`;
+    const rolloutTableName = `${tableName}-rollouts`;
     await Promise.all([
       ensureTable(dynamodb, tableName, log),
       ensureSyncStatusTable(dynamodb, syncTableName, log),
       ensureTrafficTable(dynamodb, trafficTableName, log),
+      ensureRolloutTable(dynamodb, rolloutTableName, log),
       ensureKeysTable(dynamodb, keysTableName, log),
       ensureBucket(s3Client, bucketName, log),
     ]);
@@ -311,6 +316,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       MESHLINE_TABLE: tableName,
       MESHLINE_SYNC_TABLE: syncTableName,
       MESHLINE_TRAFFIC_TABLE: trafficTableName,
+      MESHLINE_ROLLOUT_TABLE: rolloutTableName,
       // Windows of 10 s rather than AWS's minute, so `meshline traffic` follows a local run
       // closely; MESHLINE_TRAFFIC_WINDOW_SECONDS overrides it (the suite uses 1 s).
       MESHLINE_TRAFFIC_WINDOW_SECONDS: process.env.MESHLINE_TRAFFIC_WINDOW_SECONDS || '10',
@@ -366,6 +372,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
     }
     await Promise.all(started);
+    // The scheduled rollouts function: once a minute in AWS, every second here (0 turns it off).
+    const tickMs = Number(process.env.MESHLINE_ROLLOUT_TICK_MS || 1000);
+    if (!Number.isInteger(tickMs) || tickMs < 0) throw new StackError(`MESHLINE_ROLLOUT_TICK_MS must be a whole number of ms, got: "${process.env.MESHLINE_ROLLOUT_TICK_MS}"`);
+    if (tickMs > 0) rolloutTicker = startRolloutTicker(log, { lambda: `http://127.0.0.1:${ports.lambda}`, functionName: 'meshline-dev-rollouts', intervalMs: tickMs });
 
     // A part that dies now (a crash, an OOM kill) would leave a stack that half works.
     for (const part of [...emulators, ...functionsAndRelay]) {
