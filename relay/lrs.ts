@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { statusOf, StreamError } from './ads.js';
+import { refusedStream, statusOf, StreamError } from './ads.js';
 import {
   LENGTH_DELIMITED,
   ProtocolError,
@@ -27,7 +27,7 @@ import {
   type Reader,
   type RequestNode,
 } from './protocol.js';
-import { openReporter, type Reporter, type ReportingDependencies } from './reporting.js';
+import { openReporter, type Reporter, type ReportingDependencies, type ReportingStreamHandle } from './reporting.js';
 
 /** The gRPC method of load reporting. */
 export const STREAM_LOAD_STATS = '/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats';
@@ -189,7 +189,11 @@ export function loadStatsHandler(deps: ReportingDependencies): grpc.handleBidiSt
     const queued: LoadStatsRequest[] = [];
     /** Clusters refused on this stream, so each is logged once. */
     const refusedClusters = new Set<string>();
-    const handle = { end: () => finish() };
+    const handle: ReportingStreamHandle = {
+      accessKeyId: undefined,
+      end: () => finish(),
+      refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),
+    };
     deps.reportingStreams.add(handle);
 
     function cleanup(): void {
@@ -257,6 +261,7 @@ export function loadStatsHandler(deps: ReportingDependencies): grpc.handleBidiSt
         return;
       }
       reporter = opened;
+      handle.accessKeyId = opened.accessKeyId;
       logger.debug('load reporting stream opened', { stream: streamId, node, peer });
       call.write(encodeLoadStatsResponse(deps.loadReportIntervalMs));
       for (const request of queued.splice(0)) report(request, opened);

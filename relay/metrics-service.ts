@@ -22,9 +22,9 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { LatencyHistogram } from '../shared/store/traffic.js';
-import { statusOf, StreamError } from './ads.js';
+import { refusedStream, statusOf, StreamError } from './ads.js';
 import { LENGTH_DELIMITED, ProtocolError, decodeNode, readMessage, type Reader, type RequestNode } from './protocol.js';
-import { openReporter, type Reporter, type ReportingDependencies } from './reporting.js';
+import { openReporter, type Reporter, type ReportingDependencies, type ReportingStreamHandle } from './reporting.js';
 
 /** The gRPC method of Envoy's metrics service. */
 export const STREAM_METRICS = '/envoy.service.metrics.v3.MetricsService/StreamMetrics';
@@ -260,7 +260,11 @@ export function streamMetricsHandler(deps: ReportingDependencies): grpc.handleCl
     let closed = false;
     let node: string | undefined;
     const queued: StreamMetricsMessage[] = [];
-    const handle = { end: () => finish() };
+    const handle: ReportingStreamHandle = {
+      accessKeyId: undefined,
+      end: () => finish(),
+      refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),
+    };
     deps.reportingStreams.add(handle);
 
     function cleanup(): void {
@@ -307,6 +311,7 @@ export function streamMetricsHandler(deps: ReportingDependencies): grpc.handleCl
         return;
       }
       reporter = opened;
+      handle.accessKeyId = opened.accessKeyId;
       logger.debug('metrics stream opened', { stream: streamId, node, peer });
       for (const message of queued.splice(0)) record(message, opened);
     }

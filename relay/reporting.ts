@@ -9,15 +9,20 @@ import type { Snapshot } from '../shared/store/snapshots.js';
 import { parseNodeId, proxyKey, type ProxyId } from '../shared/xds/node-id.js';
 import { CLUSTER, ENDPOINT } from '../shared/xds/type-urls.js';
 import { authorizeStream, type PeerCall, type StreamAccessDependencies } from './ads.js';
+import type { AccessRefusal } from './access.js';
 import type { Counter, MetricsRegistry } from './metrics.js';
 import type { RequestNode } from './protocol.js';
 import type { SnapshotSource, SnapshotSubscription } from './snapshot-source.js';
 import type { TrafficAggregator } from './telemetry.js';
 
-/** A reporting stream as the server tracks it, to end it on shutdown. */
+/** A reporting stream as the server tracks it, to end it on shutdown and recheck its access key. */
 export interface ReportingStreamHandle {
+  /** The access key that granted the stream (set once granted), rechecked while it is open. */
+  accessKeyId: string | undefined;
   /** Ends the stream with status OK. */
   end(): void;
+  /** Ends the stream with the refusal's status, counted and logged (a revoked key). */
+  refuse(refusal: AccessRefusal): void;
 }
 
 /** The counters of the reporting streams. */
@@ -83,6 +88,8 @@ export class Reporter {
 
   constructor(
     readonly proxy: ProxyId,
+    /** The access key that granted the stream, if one did. */
+    readonly accessKeyId: string | undefined,
     private subscription?: SnapshotSubscription,
   ) {
     this.source = proxyKey(proxy);
@@ -136,8 +143,8 @@ export async function openReporter(
   fields: { stream: string; peer: string },
   gone: (reason: string) => void,
 ): Promise<Reporter> {
-  const { proxy } = await authorizeStream(deps, call, first, fields);
-  const reporter = new Reporter(proxy);
+  const { proxy, accessKeyId } = await authorizeStream(deps, call, first, fields);
+  const reporter = new Reporter(proxy, accessKeyId);
   const subscription = await deps.source.subscribe(proxy, {
     snapshot: (snapshot) => reporter.setSnapshot(snapshot),
     gone,

@@ -221,7 +221,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     trafficTable: options.telemetry?.store !== undefined,
     ...(keys ? { keyRecheckMs } : {}),
   });
-  const keyRecheck = keys && startKeyRecheck(keys, keyRecheckMs, streams, metrics, logger);
+  const keyRecheck = keys && startKeyRecheck(keys, keyRecheckMs, () => [...streams, ...reportingStreams], metrics, logger);
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
@@ -257,18 +257,24 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 
 /**
  * Every `intervalMs`, reads once each distinct access key that granted an open stream, and ends
- * the streams of keys now missing or not Active (see AdsStreamHandle.refuse). A key that cannot
+ * the streams (ADS and reporting) of keys now missing or not Active (see AdsStreamHandle.refuse). A key that cannot
  * be read keeps its streams (availability over a transient error): counted, and logged once per
  * outage. A round still running when the next is due makes that tick a no-op.
  */
-function startKeyRecheck(keys: AccessKeyCheck, intervalMs: number, streams: Set<AdsStreamHandle>, metrics: RelayMetrics, logger: Logger): { stop(): void } {
+function startKeyRecheck(
+  keys: AccessKeyCheck,
+  intervalMs: number,
+  openStreams: () => Pick<AdsStreamHandle, 'accessKeyId' | 'refuse'>[],
+  metrics: RelayMetrics,
+  logger: Logger,
+): { stop(): void } {
   let running = false;
   let stopped = false;
   let failing = false;
 
   async function recheck(): Promise<void> {
     const ids = new Set<string>();
-    for (const stream of streams) if (stream.accessKeyId !== undefined) ids.add(stream.accessKeyId);
+    for (const stream of openStreams()) if (stream.accessKeyId !== undefined) ids.add(stream.accessKeyId);
     if (ids.size === 0) return;
     const { revoked, unreadable } = await revokedKeys(keys, ids);
     if (stopped) return;
@@ -285,7 +291,7 @@ function startKeyRecheck(keys: AccessKeyCheck, intervalMs: number, streams: Set<
     }
     if (revoked.size === 0) return;
     // Streams opened since the reads are included: a revoked key is never Active again.
-    for (const stream of [...streams]) {
+    for (const stream of openStreams()) {
       if (stream.accessKeyId !== undefined && revoked.has(stream.accessKeyId)) stream.refuse(keyRevoked(stream.accessKeyId));
     }
   }

@@ -6,13 +6,19 @@
  * so every message checks the relay's hand-written codecs.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { STREAM_LOAD_STATS } from '../../relay/lrs.js';
 import { STREAM_METRICS } from '../../relay/metrics-service.js';
+import { ensureKeysTable } from '../../scripts/local-stack/dynamodb.js';
+import { AccessKeyStore, formatProxyToken } from '../../shared/auth/keys.js';
+import { FileSecretSealer } from '../../shared/auth/sealer.js';
 import { createDocumentClient } from '../../shared/store/clients.js';
 import { buildSnapshot, type Snapshot } from '../../shared/store/snapshots.js';
 import { TrafficStore, trafficTableDefinition, type EdgeWindow } from '../../shared/store/traffic.js';
@@ -88,9 +94,11 @@ class LrsTestClient {
   readonly responses: LoadStatsResponseMessage[] = [];
   readonly ended: Promise<{ code: grpc.status; details: string }>;
 
-  constructor(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
+  constructor(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}, metadata: Record<string, string> = {}) {
     this.client = new grpc.Client(address, credentials, options);
-    this.call = this.client.makeBidiStreamRequest(STREAM_LOAD_STATS, encodeLoadStatsRequest, decodeLoadStatsResponse);
+    const callMetadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(metadata)) callMetadata.set(key, value);
+    this.call = this.client.makeBidiStreamRequest(STREAM_LOAD_STATS, encodeLoadStatsRequest, decodeLoadStatsResponse, callMetadata);
     this.call.on('data', (response: LoadStatsResponseMessage) => this.responses.push(response));
     this.ended = new Promise((resolve) => {
       this.call.on('status', (status: grpc.StatusObject) => resolve({ code: status.code, details: status.details }));
@@ -113,8 +121,8 @@ class LrsTestClient {
   }
 }
 
-function lrsClient(relay: TestRelay, credentials?: grpc.ChannelCredentials, options?: grpc.ChannelOptions): LrsTestClient {
-  const client = new LrsTestClient(relay.relay.adsAddress, credentials, options);
+function lrsClient(relay: TestRelay, credentials?: grpc.ChannelCredentials, options?: grpc.ChannelOptions, metadata?: Record<string, string>): LrsTestClient {
+  const client = new LrsTestClient(relay.relay.adsAddress, credentials, options, metadata);
   onTestFinished(() => client.close());
   return client;
 }
@@ -234,6 +242,36 @@ describe('load reporting (LRS) at the relay', () => {
     const honest = lrsClient(relay, tlsCredentials(ca.ca, cert), options);
     honest.send({ node: { id: nodeIdOf(front) } });
     expect((await honest.answered()).send_all_clusters).toBe(true);
+  });
+
+  it('with access keys, serves a stream whose proxy token names its node, refuses another proxy\'s, and ends it when the key is revoked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshline-telemetry-keys-'));
+    const tableName = `telemetry-keys-${randomUUID().slice(0, 8)}`;
+    const dynamodb = new DynamoDBClient({ region: stack.region, endpoint: stack.endpoints.dynamodb, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    onTestFinished(async () => {
+      await dynamodb.send(new DeleteTableCommand({ TableName: tableName }));
+      dynamodb.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await ensureKeysTable(dynamodb, tableName);
+    const keys = new AccessKeyStore({ client: DynamoDBDocumentClient.from(dynamodb), tableName, sealer: new FileSecretSealer(join(dir, 'auth.key')) });
+    const relay = await telemetryRelay(undefined, undefined, { access: { keys: { store: keys, region: stack.region } }, keyRecheckMs: 200 });
+    const { mesh, front, other } = await publishMesh(relay);
+    const { key, secretAccessKey } = await keys.create({ role: 'proxy', proxies: [nodeIdOf(front)] });
+    const bearer = { authorization: `Bearer ${formatProxyToken(key.accessKeyId, secretAccessKey)}` };
+
+    const impostor = lrsClient(relay, undefined, undefined, bearer);
+    impostor.send({ node: { id: nodeIdOf(other) } });
+    expect(await impostor.ended).toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    expect(await relay.metric('meshline_relay_access_refused_total', { reason: 'identity_names_another_proxy' })).toBe(1);
+
+    const client = lrsClient(relay, undefined, undefined, bearer);
+    client.send({ node: { id: nodeIdOf(front) }, cluster_stats: [backReport(3, 3, 0, 0)] });
+    await client.answered();
+    await eventually(async () => ((await relay.metric('envoy_appmesh_RequestCountPerTarget', edgeLabels(mesh))) === 3 ? true : undefined), 'the report counted');
+    await keys.revoke(key.accessKeyId);
+    expect(await client.ended).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    expect(await relay.metric('meshline_relay_access_refused_total', { reason: 'key_revoked' })).toBe(1);
   });
 
   it('keeps totals exact when a proxy moves to a second relay in the middle of a window', async () => {
