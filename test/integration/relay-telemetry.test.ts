@@ -23,10 +23,13 @@ import { createDocumentClient } from '../../shared/store/clients.js';
 import { buildSnapshot, type Snapshot } from '../../shared/store/snapshots.js';
 import { TrafficStore, trafficTableDefinition, type EdgeWindow } from '../../shared/store/traffic.js';
 import { nodeIdOf, type ProxyId } from '../../shared/xds/node-id.js';
-import { CLUSTER, RESOURCE_TYPE_URLS } from '../../shared/xds/type-urls.js';
+import { encodeResource } from '../../shared/xds/encode.js';
+import { CLUSTER, RESOURCE_TYPE_URLS, type ResourceTypeUrl } from '../../shared/xds/type-urls.js';
 import { createTestCa, tlsCredentials } from '../support/xds-certs.js';
 import { AdsTestClient } from '../support/xds-ads-client.js';
-import { localService, proxySnapshot, publish, uniqueMesh, virtualNode } from '../support/xds-fixtures.js';
+import { startTestBackend } from '../support/xds-backend.js';
+import { proxylessClient } from '../support/xds-client.js';
+import { localService, proxySnapshot, publish, serviceResources, uniqueMesh, virtualNode } from '../support/xds-fixtures.js';
 import { spawnRelay } from '../support/xds-relay-process.js';
 import { eventually, relayForTest, stackBucket, startTestRelay, type TestRelay } from '../support/xds-relay.js';
 import {
@@ -199,6 +202,34 @@ describe('load reporting (LRS) at the relay', () => {
     });
     // One item per edge per window per relay.
     expect(new Set(windows.map((w) => `${w.windowStart}/${w.relay}`)).size).toBe(windows.length);
+  });
+
+  it('counts the calls of a real @grpc/grpc-js-xds client whose cluster names the relay as its lrs_server, within one report interval', async () => {
+    const store = await trafficStore();
+    const relay = await telemetryRelay(store);
+    const backend = await startTestBackend('back-v1');
+    onTestFinished(() => backend.close());
+    const mesh = uniqueMesh('telemetry-xds');
+    const front = virtualNode(mesh, 'front');
+    const resources = serviceResources(localService('back', backend.port));
+    // grpc-js-xds reports the load of a cluster whose lrs_server is `self` to its xDS server.
+    (resources[CLUSTER] as Record<string, unknown>).lrs_server = { self: {} };
+    const encoded = Object.fromEntries(Object.entries(resources).map(([typeUrl, resource]) => [typeUrl, [{ name: 'back', value: encodeResource(typeUrl as ResourceTypeUrl, resource) }]]));
+    await publish(relay.store, mesh, [buildSnapshot(nodeIdOf(front), encoded, { back: 'virtualNode/back-v1' })]);
+
+    const client = proxylessClient('back', { relayAddress: relay.relay.adsAddress, nodeId: nodeIdOf(front) });
+    onTestFinished(() => client.close());
+    const calls = 12;
+    for (let i = 0; i < calls; i++) expect(await client.whoami()).toBe('back-v1');
+    const labels = edgeLabels(mesh);
+    await eventually(async () => ((await relay.metric('envoy_appmesh_RequestCountPerTarget', labels)) === calls ? true : undefined), `${calls} calls reported`, 5_000);
+    expect(await relay.metric('envoy_appmesh_HTTPCode_Target_5XX_Count', labels)).toBe(0);
+    // A report carries completed calls too, at most one interval later.
+    await eventually(async () => {
+      await relay.close();
+      const windows = await storedWindows(store, mesh);
+      return sum(windows, 'succeeded') === calls ? windows : undefined;
+    }, 'the calls in the traffic table');
   });
 
   it('refuses (counts, logs once) a cluster stat of a cluster the proxy does not have, and keeps the stream', async () => {
