@@ -221,7 +221,9 @@ export class TrafficAggregator {
 
   /** Runs {@link tick} just past the next multiple of the tick interval (window boundaries among them). */
   private schedule(): void {
-    const tickMs = Math.min(this.windowSeconds * 1000, MAX_TICK_MS);
+    // A whole fraction of the window, so every window boundary is a tick.
+    const windowMs = this.windowSeconds * 1000;
+    const tickMs = windowMs / Math.ceil(windowMs / MAX_TICK_MS);
     const now = this.now();
     const delay = tickMs - (now % tickMs) + TICK_SLACK_MS;
     this.timer = setTimeout(() => {
