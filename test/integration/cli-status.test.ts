@@ -82,7 +82,8 @@ describe('meshline status', () => {
 });
 
 describe('meshline shift --steps', () => {
-  it('walks a canary through every step when no proxy rejects it', async () => {
+  // The gate itself (traffic, error rate, waiting, roll back) is tested in rollouts-api.test.ts.
+  it('walks a canary through every step on the server when the gate asks for no traffic and no proxy rejects it', async () => {
     const meshName = uniqueMeshName('canary');
     await appmesh.send(new CreateMeshCommand({ meshName }));
     await appmesh.send(new CreateVirtualNodeCommand({ meshName, virtualNodeName: 'stable', spec: node(8080) }));
@@ -91,10 +92,16 @@ describe('meshline shift --steps', () => {
     await appmesh.send(
       new CreateRouteCommand({ meshName, virtualRouterName: 'web', routeName: 'main', spec: { httpRoute: { match: { prefix: '/' }, action: { weightedTargets: [{ virtualNode: 'stable', weight: 100 }] } } } }),
     );
-    const { code, out, err } = await cli(['shift', meshName, 'web', 'main', '--to', 'canary', '--steps', '10,50,100', '--interval', '50ms', '--json']);
+    const { code, out, err } = await cli(['shift', meshName, 'web', 'main', '--to', 'canary', '--steps', '10,50,100', '--interval', '1s', '--min-requests', '0', '--json']);
     expect(err).toContain('step 10%');
     expect(code).toBe(0);
-    expect(JSON.parse(out)).toEqual({ steps: [{ percent: 10, version: 2 }, { percent: 50, version: 3 }, { percent: 100, version: 4 }], completed: true });
+    const rollout = JSON.parse(out) as { state: string; history: { percent: number; routeVersion: number; decision: string }[] };
+    expect(rollout.state).toBe('SUCCEEDED');
+    expect(rollout.history.map((s) => [s.percent, s.routeVersion, s.decision])).toEqual([
+      [10, 2, 'ADVANCED'],
+      [50, 3, 'ADVANCED'],
+      [100, 4, 'SUCCEEDED'],
+    ]);
     const { route } = await appmesh.send(new DescribeRouteCommand({ meshName, virtualRouterName: 'web', routeName: 'main' }));
     expect(route?.spec?.httpRoute?.action?.weightedTargets).toEqual([{ virtualNode: 'stable', weight: 0 }, { virtualNode: 'canary', weight: 100 }]);
   });
