@@ -63,9 +63,10 @@ try {
     `  DynamoDB            ${endpoints.dynamodb}   table ${stack.tableName}`,
     `  S3                  ${endpoints.s3}   bucket ${stack.bucketName}`,
     endpoints.relayAds
-      ? `  relay ADS (gRPC)    ${endpoints.relayAds}`
+      ? `  relay ADS (gRPC)    ${endpoints.relayAds}   also load reports (LRS) and Envoy's metrics service`
       : '  relay               not started (relay/main.ts is missing)',
     ...(endpoints.relayAdmin ? [`  relay health        ${endpoints.relayAdmin}/readyz   metrics ${endpoints.relayAdmin}/metrics`] : []),
+    `  traffic             table ${stack.env.MESHLINE_TRAFFIC_TABLE}, windows of ${stack.env.MESHLINE_TRAFFIC_WINDOW_SECONDS} s: npx meshline traffic <mesh>`,
     `  full log            ${stack.logFile}`,
     '',
     ...(adminKey
