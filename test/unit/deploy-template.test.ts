@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import { SYNC_STATUS_TTL_ATTRIBUTE, syncStatusTableDefinition } from '../../shared/store/sync-status.js';
+import { rolloutTableDefinition } from '../../shared/store/rollouts.js';
 import { KEYS_TTL_ATTRIBUTE, keysTableDefinition } from '../../shared/auth/keys.js';
 import { KMS_CONTEXT_KEY } from '../../shared/auth/sealer.js';
 
@@ -107,7 +108,7 @@ async function packageStage(name: string, params: Record<string, string> = {}): 
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
   const createTemplate = JSON.parse(readFileSync(join(out, 'cloudformation-template-create-stack.json'), 'utf8')) as Template;
   const zips: Record<string, string[]> = {};
-  for (const fn of ['api', 'compile', 'reconcile', 'resolveCloudMap']) zips[fn] = zipEntries(join(out, `${fn}.zip`));
+  for (const fn of ['api', 'compile', 'reconcile', 'resolveCloudMap', 'rollouts']) zips[fn] = zipEntries(join(out, `${fn}.zip`));
   return { dir: out, template, createTemplate, zips };
 }
 
@@ -285,7 +286,7 @@ describe('osls package, offline', () => {
   it('runs every function on nodejs22.x, arm64, under its own role, with a log group kept 30 days', () => {
     expect(defaults.template.Resources.IamRoleLambdaExecution).toBeUndefined();
     const functions = resourcesOfType(defaults.template, 'AWS::Lambda::Function');
-    expect(functions.map(([name]) => name).sort()).toEqual(['ApiLambdaFunction', 'CompileLambdaFunction', 'ReconcileLambdaFunction', 'ResolveCloudMapLambdaFunction']);
+    expect(functions.map(([name]) => name).sort()).toEqual(['ApiLambdaFunction', 'CompileLambdaFunction', 'ReconcileLambdaFunction', 'ResolveCloudMapLambdaFunction', 'RolloutsLambdaFunction']);
     for (const [name, fn] of functions) {
       const base = name.replace(/LambdaFunction$/, '');
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -296,6 +297,7 @@ describe('osls package, offline', () => {
     expect(defaults.template.Resources.HttpApiLogGroup?.Properties.RetentionInDays).toBe(30);
     expect(defaults.template.Resources.ReconcileLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(1);
     expect(defaults.template.Resources.ResolveCloudMapLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(defaults.template.Resources.RolloutsLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(1);
   });
 
   it('refers only to resources that exist under the same parameters (CloudFormation would refuse the stack otherwise)', () => {
@@ -402,14 +404,15 @@ describe('the compile trigger', () => {
     expect(defaults.template.Resources.CompileDeadLetterQueue?.Properties).toMatchObject({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
   });
 
-  it('runs the reconcile every 10 minutes and the Cloud Map resolver every minute', () => {
+  it('runs the reconcile every 10 minutes, and the Cloud Map resolver and the rollouts every minute', () => {
     const schedules = Object.fromEntries(
       resourcesOfType(defaults.template, 'AWS::Events::Rule').map(([, rule]) => {
         const [target] = render(defaults.template, rule.Properties.Targets) as { Arn: string }[];
         return [target?.Arn, rule.Properties.ScheduleExpression];
       }),
     );
-    expect(schedules).toEqual({ 'arn:ReconcileLambdaFunction': 'rate(10 minutes)', 'arn:ResolveCloudMapLambdaFunction': 'rate(1 minute)' });
+    expect(schedules).toEqual({ 'arn:ReconcileLambdaFunction': 'rate(10 minutes)', 'arn:ResolveCloudMapLambdaFunction': 'rate(1 minute)', 'arn:RolloutsLambdaFunction': 'rate(1 minute)' });
+    expect(defaults.zips.rollouts).toEqual(['functions/rollouts/handler.mjs', 'functions/rollouts/handler.mjs.map']);
     // The resolver's bundle is its own: nothing of the Envoy protos, the AWS SDK bundled.
     expect(defaults.zips.resolveCloudMap).toEqual(['functions/compile/resolver.mjs', 'functions/compile/resolver.mjs.map']);
   });
@@ -460,6 +463,20 @@ describe('the tables', () => {
     });
     expect(table.Properties.StreamSpecification).toBeUndefined();
     expect(render(defaults.template, defaults.template.Outputs.KeysTableName?.Value)).toBe('ref:KeysTable');
+  });
+
+  it('creates the rollouts table as shared/store/rollouts.ts defines it: no stream, no TTL (the history is kept), backups, kept if removed', () => {
+    const table = defaults.template.Resources.RolloutTable as Resource;
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toEqual({
+      TableName: 'meshline-prod-rollouts',
+      BillingMode: rolloutTableDefinition.BillingMode,
+      AttributeDefinitions: rolloutTableDefinition.AttributeDefinitions,
+      KeySchema: rolloutTableDefinition.KeySchema,
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(render(defaults.template, defaults.template.Outputs.RolloutTableName?.Value)).toBe('ref:RolloutTable');
   });
 
   it('seals secrets with a KMS key of its own: rotated, kept if removed, named alias/meshline-<stage>-keys, administered by the account, refusing any use without the access key context', () => {
@@ -564,6 +581,7 @@ describe('least privilege', () => {
       { sid: 'Manifests', actions: ['s3:GetObject'], resources: bucketObjects('manifests') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
       { sid: 'SyncStatus', actions: ['dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
+      { sid: 'Rollouts', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: ['arn:RolloutTable'] },
       { sid: 'AccessKeys', actions: ['dynamodb:GetItem'], resources: ['arn:KeysTable'] },
       { sid: 'RateWindows', actions: ['dynamodb:UpdateItem'], resources: ['arn:KeysTable'] },
       { sid: 'OpenSecrets', actions: ['kms:Decrypt'], resources: ['arn:KeysKmsKey'] },
@@ -601,6 +619,19 @@ describe('least privilege', () => {
       },
       { sid: 'Snapshots', actions: ['s3:GetObject', 's3:PutObject'], resources: bucketObjects('manifests', 'snapshots') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
+    ]);
+  });
+
+  it('gives the rollouts function routes (read, and UpdateRoute\'s conditional writes), the rollouts table, traffic and sync status', () => {
+    expect(roleStatements(defaults.template, 'RolloutsRole')).toEqual([
+      { sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['arn:RolloutsLogGroup'] },
+      {
+        sid: 'MeshTable',
+        actions: ['dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        resources: [tableArn('meshline-prod')],
+      },
+      { sid: 'Rollouts', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: ['arn:RolloutTable'] },
+      { sid: 'SyncStatus', actions: ['dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
     ]);
   });
 
@@ -669,7 +700,7 @@ describe('least privilege', () => {
     for (const packaged of [defaults, relay, restored]) {
       for (const [role, resource] of resourcesOfType(packaged.template, 'AWS::IAM::Role')) {
         // Only our roles exist: the framework's shared role is not created.
-        expect(['ApiRole', 'CompileRole', 'ReconcileRole', 'ResolveCloudMapRole', 'RelayExecutionRole', 'RelayTaskRole']).toContain(role);
+        expect(['ApiRole', 'CompileRole', 'ReconcileRole', 'ResolveCloudMapRole', 'RolloutsRole', 'RelayExecutionRole', 'RelayTaskRole']).toContain(role);
         expect(resource.Properties.ManagedPolicyArns).toBeUndefined();
         for (const statement of roleStatements(packaged.template, role)) {
           for (const action of statement.actions) expect(action).not.toContain('*');
