@@ -190,6 +190,7 @@ export function loadStatsHandler(deps: ReportingDependencies): grpc.handleBidiSt
     /** Clusters refused on this stream, so each is logged once. */
     const refusedClusters = new Set<string>();
     const handle: ReportingStreamHandle = {
+      service: 'lrs',
       accessKeyId: undefined,
       end: () => finish(),
       refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),

@@ -261,6 +261,7 @@ export function streamMetricsHandler(deps: ReportingDependencies): grpc.handleCl
     let node: string | undefined;
     const queued: StreamMetricsMessage[] = [];
     const handle: ReportingStreamHandle = {
+      service: 'metrics',
       accessKeyId: undefined,
       end: () => finish(),
       refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),

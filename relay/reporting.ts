@@ -17,6 +17,7 @@ import type { TrafficAggregator } from './telemetry.js';
 
 /** A reporting stream as the server tracks it, to end it on shutdown and recheck its access key. */
 export interface ReportingStreamHandle {
+  service: 'lrs' | 'metrics';
   /** The access key that granted the stream (set once granted), rechecked while it is open. */
   accessKeyId: string | undefined;
   /** Ends the stream with status OK. */

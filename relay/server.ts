@@ -173,6 +173,11 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     registry: metrics.registry,
   });
   const reportingStreams = new Set<ReportingStreamHandle>();
+  metrics.registry.gauge('meshline_relay_reporting_streams', 'Open telemetry streams, by service (lrs, metrics).', () => {
+    const counts = { lrs: 0, metrics: 0 };
+    for (const stream of reportingStreams) counts[stream.service] += 1;
+    return Object.entries(counts).map(([service, value]) => ({ labels: { service }, value }));
+  });
   const syncStatus = options.syncStatus && syncStatusWriter(options.syncStatus, metrics, logger);
 
   const server = new grpc.Server({

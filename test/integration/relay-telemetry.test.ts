@@ -190,6 +190,7 @@ describe('load reporting (LRS) at the relay', () => {
     expect(await relay.metric('envoy_appmesh_HTTPCode_Target_5XX_Count', labels)).toBe(6);
     expect(await relay.metric('meshline_relay_load_reports_total')).toBe(4);
     expect(await relay.metric('meshline_relay_load_reports_unattributed_total')).toBe(1);
+    expect(await relay.metric('meshline_relay_reporting_streams', { service: 'lrs' })).toBe(2);
 
     await relay.close();
     const windows = await storedWindows(store, mesh);
