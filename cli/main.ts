@@ -4,7 +4,7 @@ import { envoyBootstrap, type Tracing } from './bootstrap.js';
 import { formatKeysResult, KEYS_OPTIONS, KEYS_USAGE, KeysUsageError, readLocalStackFile, runKeys, type KeysResult } from './keys.js';
 import type { Signer } from './signed-fetch.js';
 import { parseWeights, shiftRoute } from './shift.js';
-import { ended, fetchRollout, followRollout, formatRollout, formatRollouts, listRollouts, abortRollout, startRollout, type StartRolloutBody } from './rollout.js';
+import { fetchRollout, followRollout, formatRollout, formatRollouts, listRollouts, abortRollout, startRollout, type StartRolloutBody } from './rollout.js';
 import { fetchProxyStatus, formatStatus, type MeshProxyStatus } from './status.js';
 import type { Rollout } from '../shared/store/rollouts.js';
 import { fetchTraffic, formatTraffic } from './traffic.js';
@@ -219,7 +219,10 @@ meshline rollout abort <mesh> <rollout-id>
         const to = option(values, 'to');
         if (!to) throw new UsageError('--to is required');
         const rollout = await startRollout(endpoint, meshName, rolloutBody(values, virtualRouterName, routeName, to), signer);
-        return values.follow ? followRollout(endpoint, rollout, progress, { signer }) : rollout;
+        if (!values.follow) return rollout;
+        const ended = await followRollout(endpoint, rollout, progress, { signer });
+        followed.add(ended);
+        return ended;
       }
       if (action === 'status') {
         if (!meshName || rest.length > 1) throw new UsageError('rollout status needs <mesh> [<rollout-id>]');
@@ -232,6 +235,8 @@ meshline rollout abort <mesh> <rollout-id>
       throw new UsageError(`rollout takes start, status or abort, got: ${action ?? 'nothing'}`);
     },
     print: (result) => ('rollouts' in (result as object) ? formatRollouts(result as { rollouts: Rollout[] }) : formatRollout(result as Rollout)),
+    // Only a rollout followed to its end fails the command; status of a rolled back one does not.
+    exitCode: (result) => (followed.has(result as object) ? rolloutExitCode(result) : 0),
   },
   status: {
     summary: 'show every proxy of a mesh: its latest version, what its streams ACKed, its last NACK',
@@ -312,12 +317,14 @@ function rolloutBody(values: Values, virtualRouterName: string, routeName: strin
   };
 }
 
+/** Rollouts `rollout start --follow` watched to their end. */
+const followed = new WeakSet<object>();
+
 /** 1 for a rollout followed to an end other than success (or left paused), else 0. */
 function rolloutExitCode(result: unknown): number {
   const rollout = result as Partial<Rollout>;
   if (typeof rollout.rolloutId !== 'string' || !rollout.state) return 0;
-  if (rollout.state === 'RUNNING') return 0;
-  return rollout.state === 'SUCCEEDED' ? 0 : ended(rollout as Rollout) || rollout.state === 'PAUSED' ? 1 : 0;
+  return rollout.state === 'SUCCEEDED' || rollout.state === 'RUNNING' ? 0 : 1;
 }
 
 /** `10,25,50,100`: increasing percentages, each 0..100. */

@@ -239,5 +239,8 @@ describe('meshline shift --steps', () => {
     expect(out).toMatch(/ROLLED_BACK/);
     expect(out).toMatch(/error rate 10% \(\d+ of \d+ requests to green\) in step 50% is above maxErrorRate 5%/);
     expect(await weightedTargets(meshName)).toEqual([{ virtualNode: 'blue', weight: 100 }]);
+    // Reading a rolled back rollout is no failure.
+    const status = await cli(['rollout', 'status', meshName]);
+    expect([status.code, status.out]).toEqual([0, expect.stringMatching(/ROLLED_BACK/)]);
   });
 });
