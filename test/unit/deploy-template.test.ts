@@ -919,6 +919,18 @@ describe('LocalStack', () => {
     expect(block).toContain(`Enabled=true,AttributeName=${SYNC_STATUS_TTL_ATTRIBUTE}`);
   });
 
+  it('has its READY hook create the rollouts table as shared/store/rollouts.ts defines it: no stream, no TTL', () => {
+    const hook = readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
+    const block = hook.slice(hook.indexOf('--table-name "$ROLLOUT_TABLE"'), hook.indexOf('created table $ROLLOUT_TABLE'));
+    const pairs = (items: object[] | undefined) =>
+      (items ?? []).map((item) => Object.entries(item).map(([key, value]) => `${key}=${String(value)}`).join(',')).join(' ');
+    expect(block).toContain(`--billing-mode ${rolloutTableDefinition.BillingMode}`);
+    expect(block).toContain(`--attribute-definitions ${pairs(rolloutTableDefinition.AttributeDefinitions)}`);
+    expect(block).toContain(`--key-schema ${pairs(rolloutTableDefinition.KeySchema)}`);
+    expect(block).not.toContain('--stream-specification');
+    expect(block).not.toContain('time-to-live');
+  });
+
   it('has its READY hook create the access keys table as shared/auth/keys.ts defines it, with its TTL', () => {
     const hook = readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
     const block = hook.slice(hook.indexOf('--table-name "$KEYS_TABLE"'), hook.indexOf('created table $KEYS_TABLE'));

@@ -20,6 +20,8 @@ TABLE="${MESHLINE_TABLE:-meshline-local}"
 SYNC_TABLE="${MESHLINE_SYNC_TABLE:-$TABLE-sync-status}"
 # The access keys (shared/auth/keys.ts): no stream, TTL on expiresAt for the rate windows.
 KEYS_TABLE="${MESHLINE_KEYS_TABLE:-$TABLE-keys}"
+# Rollouts (shared/store/rollouts.ts): no stream, no TTL (a rollout's history is kept).
+ROLLOUT_TABLE="${MESHLINE_ROLLOUT_TABLE:-$TABLE-rollouts}"
 BUCKET="${MESHLINE_BUCKET:-meshline-local}"
 
 if awslocal dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1; then
@@ -64,6 +66,19 @@ else
   awslocal dynamodb update-time-to-live --table-name "$KEYS_TABLE" \
     --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null
   echo "meshline: created table $KEYS_TABLE"
+fi
+
+if awslocal dynamodb describe-table --table-name "$ROLLOUT_TABLE" >/dev/null 2>&1; then
+  echo "meshline: table $ROLLOUT_TABLE exists"
+else
+  awslocal dynamodb create-table \
+    --table-name "$ROLLOUT_TABLE" \
+    --billing-mode PAY_PER_REQUEST \
+    --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
+    --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
+    >/dev/null
+  awslocal dynamodb wait table-exists --table-name "$ROLLOUT_TABLE"
+  echo "meshline: created table $ROLLOUT_TABLE"
 fi
 
 if awslocal s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
