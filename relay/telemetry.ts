@@ -296,11 +296,47 @@ function finished(open: OpenWindow): EdgeWindow {
   return window;
 }
 
+/** EMF takes at most this many values of one metric in one document. */
+const EMF_MAX_VALUES = 100;
+
+/**
+ * Request times as EMF takes them: an array of at most 100 values, each a bucket's upper bound
+ * (the +Inf bucket at the largest finite bound). Up to 100 requests, one value per request; past
+ * that, 100 values shared among the buckets in proportion to their counts (largest remainder,
+ * at least one per non-empty bucket), so CloudWatch's percentiles follow the histogram; its
+ * SampleCount is then not the request count (RequestCountPerTarget is).
+ */
+export function responseTimeValues(latency: LatencyHistogram | undefined): number[] {
+  const buckets = latency?.buckets.filter((bucket) => bucket.count > 0) ?? [];
+  if (buckets.length === 0) return [];
+  const finite = latency?.buckets.filter((bucket) => Number.isFinite(bucket.le)) ?? [];
+  const top = finite.length > 0 ? (finite[finite.length - 1] as { le: number }).le : 0;
+  const valueOf = (le: number) => (Number.isFinite(le) ? le : top);
+  const total = buckets.reduce((sum, bucket) => sum + bucket.count, 0);
+  const slots = total <= EMF_MAX_VALUES ? buckets.map((bucket) => bucket.count) : proportionalSlots(buckets.map((bucket) => bucket.count), total);
+  return buckets.flatMap((bucket, index) => Array.from({ length: slots[index] ?? 0 }, () => valueOf(bucket.le)));
+}
+
+/** EMF_MAX_VALUES slots shared by counts in proportion (largest remainder), at least one each. */
+function proportionalSlots(counts: number[], total: number): number[] {
+  const free = EMF_MAX_VALUES - counts.length;
+  const shares = counts.map((n) => (n / total) * free);
+  const slots = shares.map((share) => 1 + Math.floor(share));
+  let left = EMF_MAX_VALUES - slots.reduce((sum, n) => sum + n, 0);
+  const byRemainder = shares.map((share, index) => ({ index, remainder: share - Math.floor(share) })).sort((a, b) => b.remainder - a.remainder);
+  for (const { index } of byRemainder) {
+    if (left <= 0) break;
+    slots[index] = (slots[index] ?? 0) + 1;
+    left -= 1;
+  }
+  return slots;
+}
+
 /**
  * One CloudWatch Embedded Metric Format line for an edge's window: namespace Meshline,
  * dimensions Mesh, VirtualNode (or VirtualGateway) and TargetVirtualNode, metrics
  * RequestCountPerTarget (issued), HTTPCode_Target_5XX_Count (failed) and, where reported,
- * TargetResponseTime as Values (bucket bounds in ms) and Counts.
+ * TargetResponseTime as an array of values (see {@link responseTimeValues}).
  */
 export function emfLine(window: EdgeWindow): string {
   const labels = edgeLabels(window);
@@ -315,19 +351,10 @@ export function emfLine(window: EdgeWindow): string {
     RequestCountPerTarget: window.issued,
     HTTPCode_Target_5XX_Count: window.failed,
   };
-  const buckets = window.latency?.buckets.filter((bucket) => bucket.count > 0) ?? [];
-  if (buckets.length > 0) {
+  const values = responseTimeValues(window.latency);
+  if (values.length > 0) {
     metrics.push({ Name: 'TargetResponseTime', Unit: 'Milliseconds' });
-    // Each value once (as PutMetricData's Values/Counts): a bucket counts at its upper bound, and
-    // the +Inf bucket, which has none, at the largest finite bound.
-    const finite = window.latency?.buckets.filter((bucket) => Number.isFinite(bucket.le)) ?? [];
-    const top = finite.length > 0 ? (finite[finite.length - 1] as { le: number }).le : 0;
-    const counts = new Map<number, number>();
-    for (const bucket of buckets) {
-      const value = Number.isFinite(bucket.le) ? bucket.le : top;
-      counts.set(value, (counts.get(value) ?? 0) + bucket.count);
-    }
-    line.TargetResponseTime = { Values: [...counts.keys()], Counts: [...counts.values()] };
+    line.TargetResponseTime = values;
   }
   return JSON.stringify(line);
 }

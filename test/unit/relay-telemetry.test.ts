@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricsRegistry } from '../../relay/metrics.js';
-import { EMF_NAMESPACE, TrafficAggregator, emfLine } from '../../relay/telemetry.js';
+import { EMF_NAMESPACE, TrafficAggregator, emfLine, responseTimeValues } from '../../relay/telemetry.js';
 import type { EdgeWindow } from '../../shared/store/traffic.js';
 import { LogRecorder, readMetric } from '../support/xds-relay.js';
 
@@ -138,7 +138,7 @@ describe('TrafficAggregator', () => {
 });
 
 describe('emfLine', () => {
-  it('gives TargetResponseTime as Values and Counts, the +Inf bucket at the largest finite bound', () => {
+  it('gives TargetResponseTime as an array of values, one per request up to 100, the +Inf bucket at the largest finite bound', () => {
     const window: EdgeWindow = {
       ...edge,
       windowStart: 60,
@@ -152,7 +152,16 @@ describe('emfLine', () => {
       latency: { buckets: [{ le: 5, count: 1 }, { le: 10, count: 2 }, { le: Infinity, count: 1 }], count: 4, sumMs: 60 },
     };
     const line = JSON.parse(emfLine(window)) as { TargetResponseTime: unknown; _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } };
-    expect(line.TargetResponseTime).toEqual({ Values: [5, 10], Counts: [1, 3] });
+    expect(line.TargetResponseTime).toEqual([5, 10, 10, 10]);
     expect(line._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name)).toContain('TargetResponseTime');
+  });
+
+  it('shares at most 100 values among the buckets in proportion past 100 requests, as the EMF specification allows', () => {
+    const values = responseTimeValues({ buckets: [{ le: 1, count: 9_000 }, { le: 25, count: 990 }, { le: 250, count: 10 }], count: 10_000, sumMs: 0 });
+    expect(values).toHaveLength(100);
+    const count = (v: number) => values.filter((x) => x === v).length;
+    // 97 free slots after one each: 87.3, 9.6 and 0.1, then the largest remainders.
+    expect([count(1), count(25), count(250)]).toEqual([88, 11, 1]);
+    expect(responseTimeValues(undefined)).toEqual([]);
   });
 });
