@@ -353,7 +353,8 @@ export async function advanceRollouts(deps: RolloutDeps): Promise<AdvanceOutcome
  * waits, up to maxWaitSeconds past its interval, then rolls back: too little traffic never
  * passes), error rate at most maxErrorRate, p99 at most maxP99Ms where latency was reported,
  * and no NACK since the step began. Healthy: the next step, or success after 100 %. Not: the
- * route's original weighted targets are restored and the reason names the figure.
+ * route's original weighted targets are restored and the reason names the figure. Before the
+ * interval has passed a step can only fail (see judgeEarly).
  */
 export async function advanceRollout(deps: RolloutDeps, rollout: Rollout): Promise<AdvanceOutcome['result']> {
   const now = nowOf(deps);
@@ -365,9 +366,9 @@ export async function advanceRollout(deps: RolloutDeps, rollout: Rollout): Promi
   const W = deps.windowSeconds;
   const startedAt = Date.parse(step.startedAt);
   const dueAt = startedAt + rollout.intervalSeconds * 1000;
-  if (now < dueAt) return 'unchanged';
   // Whole windows inside the step: the first that starts at or after the step began...
   const from = Math.ceil(startedAt / 1000 / W) * W;
+  if (now < dueAt) return judgeEarly(deps, rollout, step, from, now);
   // ...to the last that ended by the interval's end (at least one), or later ones while it waits.
   const intervalEnd = Math.max(from + W, Math.floor(dueAt / 1000 / W) * W);
   let to = intervalEnd;
@@ -395,12 +396,8 @@ export async function advanceRollout(deps: RolloutDeps, rollout: Rollout): Promi
       now,
     );
   }
-  if (figures.errorRate > rollout.maxErrorRate) {
-    return rollBack(deps, rollout, judged, `error rate ${figures.errorRate}% (${figures.errors} of ${figures.requests} requests to ${rollout.to}) in step ${step.percent}% is above maxErrorRate ${rollout.maxErrorRate}%`, now);
-  }
-  if (rollout.maxP99Ms !== undefined && figures.p99Ms !== undefined && figures.p99Ms > rollout.maxP99Ms) {
-    return rollBack(deps, rollout, judged, `p99 latency ${figures.p99Ms} ms of ${rollout.to} in step ${step.percent}% is above maxP99Ms ${rollout.maxP99Ms} ms`, now);
-  }
+  const failed = unhealthy(rollout, step, figures);
+  if (failed) return rollBack(deps, rollout, judged, failed, now);
   const healthy = `${figures.requests} requests, error rate ${figures.errorRate}%${figures.p99Ms !== undefined ? `, p99 ${figures.p99Ms} ms` : ''}`;
   const index = rollout.steps.indexOf(step.percent);
   const next = rollout.steps[index + 1];
@@ -419,6 +416,37 @@ export async function advanceRollout(deps: RolloutDeps, rollout: Rollout): Promi
     throw error;
   }
   return 'ADVANCED';
+}
+
+/** The figure that fails a step with enough requests, in words; undefined when it is healthy. */
+function unhealthy(rollout: Rollout, step: RolloutStep, figures: StepFigures): string | undefined {
+  if (figures.errorRate > rollout.maxErrorRate) {
+    return `error rate ${figures.errorRate}% (${figures.errors} of ${figures.requests} requests to ${rollout.to}) in step ${step.percent}% is above maxErrorRate ${rollout.maxErrorRate}%`;
+  }
+  if (rollout.maxP99Ms !== undefined && figures.p99Ms !== undefined && figures.p99Ms > rollout.maxP99Ms) {
+    return `p99 latency ${figures.p99Ms} ms of ${rollout.to} in step ${step.percent}% is above maxP99Ms ${rollout.maxP99Ms} ms`;
+  }
+  return undefined;
+}
+
+/**
+ * Before a step's interval has passed, it can only fail: a NACK, or, once the settled windows of
+ * the step already hold minRequests requests, an error rate or p99 out of bounds roll it back
+ * then, rather than leaving a failing canary in place for the rest of its interval. A healthy
+ * step still waits for its interval.
+ */
+async function judgeEarly(deps: RolloutDeps, rollout: Rollout, step: RolloutStep, from: number, now: number): Promise<AdvanceOutcome['result']> {
+  const nacks = await nacksSince(deps, rollout.meshName, step.startedAt);
+  if (nacks.length) return rollBack(deps, rollout, { ...step, nacks, evaluatedAt: iso(now) }, `proxies NACKed the configuration of step ${step.percent}%: ${nacks.join('; ')}`, now);
+  const W = deps.windowSeconds;
+  let to = from;
+  while (windowSettledAt(to, W) <= now) to += W;
+  if (to === from) return 'unchanged';
+  const figures = await canaryFigures(deps, rollout, from, to);
+  if (figures.requests < rollout.minRequests || figures.requests === 0) return 'unchanged';
+  const failed = unhealthy(rollout, step, figures);
+  if (!failed) return 'unchanged';
+  return rollBack(deps, rollout, { ...step, ...figures, evaluatedAt: iso(now) }, `${failed}, before the end of its interval`, now);
 }
 
 /** Saves the rollout with its current step replaced by `step` (and a next step appended). */

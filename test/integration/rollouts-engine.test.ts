@@ -212,6 +212,27 @@ describe('a rollout', () => {
     ]);
   });
 
+  it('rolls a failing canary back before the end of its interval, once its settled windows hold enough requests', async () => {
+    const time = clock();
+    const deps = depsWith(time);
+    const meshName = await meshWithRoute(deps);
+    let rollout = await startRollout(deps, meshName, settingsFor({ intervalSeconds: 6 * W }));
+    const first = stepWindow(rollout);
+    // Healthy so far: nothing moves before the interval.
+    await canaryTraffic(meshName, first, { requests: 200, failed: 0 });
+    time.set(windowSettledAt(first, W) + 1);
+    expect(await tick(deps, meshName)).toEqual([]);
+    // Too few requests in the next window to judge on alone, but the step's windows add up.
+    await canaryTraffic(meshName, first + W, { requests: 50, failed: 40 });
+    time.set(windowSettledAt(first + W, W) + 1);
+    expect(await tick(deps, meshName)).toEqual([{ meshName, rolloutId: rollout.rolloutId, result: 'ROLLED_BACK' }]);
+    rollout = await describeRollout(deps, meshName, rollout.rolloutId);
+    expect(time.now()).toBeLessThan(Date.parse(rollout.history[0]?.startedAt ?? '') + 6 * W * 1000);
+    expect(rollout.reason).toMatch(/error rate 16% \(40 of 250 requests to green\) in step 10% is above maxErrorRate 1%, before the end of its interval/);
+    expect(rollout.history[0]).toMatchObject({ requests: 250, errors: 40, decision: 'ROLLED_BACK', window: { from: first, to: first + 2 * W } });
+    expect(await routeTargets(deps, meshName)).toEqual([{ virtualNode: 'blue', weight: 100 }]);
+  });
+
   it('rolls back on p99 latency where proxies report it', async () => {
     const time = clock();
     const deps = depsWith(time);
