@@ -200,7 +200,7 @@ meshline rollout abort <mesh> <rollout-id>
 
   start: gives --to each percentage of the route in turn (the other targets share the rest as they
   did). After each step's --interval, the canary's traffic in that step alone decides: at least
-  --min-requests requests (default 100; fewer waits up to --max-wait past the interval, default 3
+  --min-requests requests (default 100; fewer waits up to --max-wait for more, default 3
   intervals, then rolls back: too little traffic never passes), an error rate of at most
   --max-error-rate percent, a p99 of at most --max-p99 where proxies report latency, and no NACK.
   Healthy: the next step; else the route's original weights come back and the reason names the

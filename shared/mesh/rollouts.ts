@@ -350,7 +350,7 @@ export async function advanceRollouts(deps: RolloutDeps): Promise<AdvanceOutcome
  * someone else changed it: the rollout pauses. Otherwise, once the step's interval has passed
  * and the telemetry windows of the step have settled, the step is judged on the canary's
  * traffic since the step began (whole windows only): at least minRequests requests (else it
- * waits, up to maxWaitSeconds past its interval, then rolls back: too little traffic never
+ * waits, up to maxWaitSeconds once it could first be judged, then rolls back: too little traffic never
  * passes), error rate at most maxErrorRate, p99 at most maxP99Ms where latency was reported,
  * and no NACK since the step began. Healthy: the next step, or success after 100 %. Not: the
  * route's original weighted targets are restored and the reason names the figure. Before the
@@ -380,7 +380,9 @@ export async function advanceRollout(deps: RolloutDeps, rollout: Rollout): Promi
   const nacks = await nacksSince(deps, rollout.meshName, step.startedAt);
   if (nacks.length) return rollBack(deps, rollout, { ...judged, nacks }, `proxies NACKed the configuration of step ${step.percent}%: ${nacks.join('; ')}`, now);
   if (figures.requests < rollout.minRequests) {
-    const waitUntil = dueAt + rollout.maxWaitSeconds * 1000;
+    // The wait runs from when the step could first be judged: its interval passed and the
+    // interval's windows settled (so a step always gets the whole wait, whatever the settle lag).
+    const waitUntil = Math.max(dueAt, windowSettledAt(intervalEnd - W, W)) + rollout.maxWaitSeconds * 1000;
     if (now < waitUntil) {
       const reason = `too little traffic so far: ${figures.requests} requests to ${rollout.to}, fewer than minRequests ${rollout.minRequests}; waiting until ${iso(waitUntil)}`;
       // Written only when the figures moved, not every tick.
@@ -392,7 +394,7 @@ export async function advanceRollout(deps: RolloutDeps, rollout: Rollout): Promi
       deps,
       rollout,
       judged,
-      `too little traffic: ${figures.requests} requests to ${rollout.to} in step ${step.percent}%, fewer than minRequests ${rollout.minRequests}, after waiting ${rollout.maxWaitSeconds} s past the interval`,
+      `too little traffic: ${figures.requests} requests to ${rollout.to} in step ${step.percent}%, fewer than minRequests ${rollout.minRequests}, after waiting ${rollout.maxWaitSeconds} s for more`,
       now,
     );
   }

@@ -266,11 +266,13 @@ describe('a rollout', () => {
     time.set(windowSettledAt(stepWindow(rollout) + W, W) + 1);
     expect((await tick(deps, meshName))[0]?.result).toBe('WAITING');
     expect((await describeRollout(deps, meshName, rollout.rolloutId)).history[0]).toMatchObject({ requests: 80, window: { from: stepWindow(rollout), to: stepWindow(rollout) + 2 * W } });
-    // Past interval + maxWait: too little traffic never passes.
-    time.set(Date.parse(rollout.history[0]?.startedAt ?? '') + (W + 30) * 1000 + 1);
+    // 30 s after the step could first be judged (its one window settled): too little traffic never passes.
+    time.set(windowSettledAt(stepWindow(rollout), W) + 30_000 - 1);
+    expect((await tick(deps, meshName)).map((o) => o.result)).toEqual(['WAITING']);
+    time.add(2);
     expect((await tick(deps, meshName))[0]?.result).toBe('ROLLED_BACK');
     rollout = await describeRollout(deps, meshName, rollout.rolloutId);
-    expect(rollout.reason).toMatch(/too little traffic: 80 requests to green in step 10%, fewer than minRequests 100, after waiting 30 s/);
+    expect(rollout.reason).toMatch(/too little traffic: 80 requests to green in step 10%, fewer than minRequests 100, after waiting 30 s for more/);
     expect(rollout.history.map((s) => s.decision)).toEqual(['ROLLED_BACK']);
     expect(await routeTargets(deps, meshName)).toEqual([{ virtualNode: 'blue', weight: 100 }]);
   });
