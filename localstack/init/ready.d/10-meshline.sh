@@ -1,7 +1,7 @@
 #!/bin/bash
 # LocalStack READY hook: creates Meshline's mesh table (with the stream that drives the compile
-# function), the relays' sync status table and the access keys table (no stream, TTL on
-# expiresAt) and the snapshot bucket,
+# function), the relays' sync status and traffic tables and the access keys table (no stream,
+# TTL on expiresAt), the rollouts table and the snapshot bucket,
 # unless they exist. The tables restate shared/store/table.ts and shared/store/sync-status.ts
 # for awslocal; test/integration/local-stack.test.ts and test/unit/deploy-template.test.ts check
 # they agree.
@@ -22,6 +22,8 @@ SYNC_TABLE="${MESHLINE_SYNC_TABLE:-$TABLE-sync-status}"
 KEYS_TABLE="${MESHLINE_KEYS_TABLE:-$TABLE-keys}"
 # Rollouts (shared/store/rollouts.ts): no stream, no TTL (a rollout's history is kept).
 ROLLOUT_TABLE="${MESHLINE_ROLLOUT_TABLE:-$TABLE-rollouts}"
+# Traffic per edge and window (shared/store/traffic.ts): no stream, TTL on expiresAt.
+TRAFFIC_TABLE="${MESHLINE_TRAFFIC_TABLE:-$TABLE-traffic}"
 BUCKET="${MESHLINE_BUCKET:-meshline-local}"
 
 if awslocal dynamodb describe-table --table-name "$TABLE" >/dev/null 2>&1; then
@@ -79,6 +81,21 @@ else
     >/dev/null
   awslocal dynamodb wait table-exists --table-name "$ROLLOUT_TABLE"
   echo "meshline: created table $ROLLOUT_TABLE"
+fi
+
+if awslocal dynamodb describe-table --table-name "$TRAFFIC_TABLE" >/dev/null 2>&1; then
+  echo "meshline: table $TRAFFIC_TABLE exists"
+else
+  awslocal dynamodb create-table \
+    --table-name "$TRAFFIC_TABLE" \
+    --billing-mode PAY_PER_REQUEST \
+    --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
+    --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
+    >/dev/null
+  awslocal dynamodb wait table-exists --table-name "$TRAFFIC_TABLE"
+  awslocal dynamodb update-time-to-live --table-name "$TRAFFIC_TABLE" \
+    --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null
+  echo "meshline: created table $TRAFFIC_TABLE"
 fi
 
 if awslocal s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1; then
