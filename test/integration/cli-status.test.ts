@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import {
   CreateMeshCommand,
   CreateRouteCommand,
@@ -7,24 +6,16 @@ import {
   DescribeRouteCommand,
 } from '@aws-sdk/client-app-mesh';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
-import { main } from '../../cli/main.js';
 import type { MeshProxyStatus } from '../../cli/status.js';
 import { CLUSTER, LISTENER } from '../../shared/xds/type-urls.js';
 import { adminCredentialsInEnvironment, appMeshClient, uniqueMeshName } from '../support/appmesh.js';
 import { issueProxyToken } from '../support/keys.js';
 import { AdsTestClient } from '../support/xds-ads-client.js';
+import { runCli as cli } from '../support/cli.js';
 
 const appmesh = appMeshClient();
 const stack = inject('stack');
 adminCredentialsInEnvironment();
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _e, done) => (append(String(chunk)), done()) });
-  const code = await main([...args, '--endpoint', stack.endpoints.api], sink((s) => (out += s)) as never, sink((s) => (err += s)) as never);
-  return { code, out, err };
-}
 
 /** Asks `meshline status --json` until `check` finds what it waits for (relays write status asynchronously). */
 async function statusUntil<T>(meshName: string, check: (status: MeshProxyStatus) => T | undefined, timeoutMs = 20_000): Promise<T> {

@@ -4,32 +4,20 @@
  * which runs the real scheduled handler every second. The canary's traffic here is written into
  * the traffic table as relays write it (test/e2e/rollouts.test.ts drives it with real clients).
  */
-import { Writable } from 'node:stream';
 import { CreateMeshCommand, CreateRouteCommand, CreateVirtualNodeCommand, CreateVirtualRouterCommand, DescribeRouteCommand, UpdateRouteCommand } from '@aws-sdk/client-app-mesh';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { main } from '../../cli/main.js';
-import { createDocumentClient } from '../../shared/store/clients.js';
 import type { Rollout } from '../../shared/store/rollouts.js';
-import { TrafficStore, windowStartOf } from '../../shared/store/traffic.js';
+import { windowStartOf } from '../../shared/store/traffic.js';
 import { adminCredentialsInEnvironment, apiFetch, appMeshClient, uniqueMeshName } from '../support/appmesh.js';
 import { issueKey } from '../support/keys.js';
+import { runCli as cli } from '../support/cli.js';
+import { stackTrafficStore } from '../support/traffic-mesh.js';
 
 const stack = inject('stack');
 const appmesh = appMeshClient();
 const windowSeconds = Number(stack.env.MESHLINE_TRAFFIC_WINDOW_SECONDS);
-const store = new TrafficStore(
-  createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.endpoints.dynamodb, dynamodbCredentials: { accessKeyId: stack.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY ?? '' } }),
-  stack.env.MESHLINE_TRAFFIC_TABLE ?? '',
-);
+const store = stackTrafficStore();
 adminCredentialsInEnvironment();
-
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _e, done) => (append(String(chunk)), done()) });
-  const code = await main([...args, '--endpoint', stack.endpoints.api], sink((s) => (out += s)) as never, sink((s) => (err += s)) as never);
-  return { code, out, err };
-}
 
 const ROUTER = 'web';
 const ROUTE = 'main';

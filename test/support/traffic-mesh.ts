@@ -15,6 +15,9 @@ import {
   type RouteSpec,
 } from '@aws-sdk/client-app-mesh';
 import * as grpc from '@grpc/grpc-js';
+import { inject } from 'vitest';
+import { createDocumentClient } from '../../shared/store/clients.js';
+import { TrafficStore } from '../../shared/store/traffic.js';
 import { appMeshClient, uniqueMeshName } from './appmesh.js';
 import { stackProxylessClient } from './keys.js';
 import type { TrafficBackend } from './traffic-backend.js';
@@ -27,6 +30,13 @@ export const ROUTER = 'app';
 export const SERVICE_NAME = 'meshline.test.Backend';
 
 const appmesh = appMeshClient();
+
+/** The local stack's traffic table, as relays write it and the API reads it. */
+export function stackTrafficStore(): TrafficStore {
+  const stack = inject('stack');
+  const credentials = { accessKeyId: stack.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: stack.env.AWS_SECRET_ACCESS_KEY ?? '' };
+  return new TrafficStore(createDocumentClient({ region: stack.region, dynamodbEndpoint: stack.endpoints.dynamodb, dynamodbCredentials: credentials }), stack.env.MESHLINE_TRAFFIC_TABLE ?? '');
+}
 
 /** One Whoami call: the name of the backend that answered, or the error. */
 export function call(client: grpc.Client, metadata: Record<string, string> = {}, deadlineMs = 5_000): Promise<string> {
