@@ -249,7 +249,7 @@ export async function abortRollout(deps: RolloutDeps, meshName: string, rolloutI
       if (restored === undefined) {
         // The scheduler may have just written the next step and not yet saved it: read again.
         const again = await deps.rollouts.get(meshName, rolloutId);
-        if (again && again.revision !== rollout.revision) continue;
+        if (again && again.revision !== rollout.revision && attempt < 2 * ABORT_ATTEMPTS) continue;
         if (attempt < ABORT_ATTEMPTS) {
           await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
           continue;
