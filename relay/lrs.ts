@@ -13,9 +13,7 @@
  * each attempt). So the relay answers once, right after the identity checks, with the interval
  * and send_all_clusters, and adds the counts of every locality of every report.
  */
-import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
-import { refusedStream, statusOf, StreamError } from './ads.js';
+import type * as grpc from '@grpc/grpc-js';
 import {
   LENGTH_DELIMITED,
   ProtocolError,
@@ -27,7 +25,7 @@ import {
   type Reader,
   type RequestNode,
 } from './protocol.js';
-import { openReporter, type Reporter, type ReportingDependencies, type ReportingStreamHandle } from './reporting.js';
+import { serveReportingStream, type Reporter, type ReportingDependencies, type ReportingStreamIds } from './reporting.js';
 
 /** The gRPC method of load reporting. */
 export const STREAM_LOAD_STATS = '/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats';
@@ -181,56 +179,17 @@ export function loadStatsHandler(deps: ReportingDependencies): grpc.handleBidiSt
   const unknownCluster = reporting.loadReportsRefused.series({ reason: 'unknown_cluster' });
 
   return function handleLoadStats(call: grpc.ServerDuplexStream<Buffer, EncodedResponse>): void {
-    const streamId = randomBytes(6).toString('hex');
-    const peer = call.getPeer();
-    let reporter: Reporter | undefined;
-    let closed = false;
-    let node: string | undefined;
-    const queued: LoadStatsRequest[] = [];
     /** Clusters refused on this stream, so each is logged once. */
     const refusedClusters = new Set<string>();
-    const handle: ReportingStreamHandle = {
-      service: 'lrs',
-      accessKeyId: undefined,
-      end: () => finish(),
-      refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),
-    };
-    deps.reportingStreams.add(handle);
 
-    function cleanup(): void {
-      if (closed) return;
-      closed = true;
-      deps.reportingStreams.delete(handle);
-      reporter?.close();
-    }
-
-    function finish(error?: unknown): void {
-      if (closed) return;
-      if (error === undefined) {
-        cleanup();
-        call.end();
-        return;
-      }
-      const status = error instanceof ProtocolError ? new StreamError(grpc.status.INVALID_ARGUMENT, `malformed LoadStatsRequest: ${error.message}`) : statusOf(error);
-      if (status.code === grpc.status.INTERNAL) logger.error('load report stream failed', { stream: streamId, node, error });
-      else logger.info('load report stream ended with an error status', { stream: streamId, node, peer, code: grpc.status[status.code], reason: status.message });
-      deps.metrics.streamErrors.inc({ code: grpc.status[status.code] });
-      cleanup();
-      call.emit('error', { code: status.code, details: status.message });
-    }
-
-    function report(request: LoadStatsRequest, from: Reporter): void {
-      if (!from.sameProxy(request.node)) {
-        reporting.loadReportsRefused.inc({ reason: 'another_proxy' });
-        throw new StreamError(grpc.status.PERMISSION_DENIED, `this stream reports for ${from.source} of mesh ${from.mesh}; a request named ${JSON.stringify(request.node?.id)}`);
-      }
+    function report(request: LoadStatsRequest, from: Reporter, ids: ReportingStreamIds): void {
       for (const stats of request.cluster_stats) {
         const attribution = from.attribute(stats.cluster_name, stats.cluster_service_name);
         if (attribution === 'unknown') {
           unknownCluster.value += 1;
           if (!refusedClusters.has(stats.cluster_name) && refusedClusters.size < 100) {
             refusedClusters.add(stats.cluster_name);
-            logger.warn('load report for an unknown cluster refused', { stream: streamId, node, cluster: stats.cluster_name, service: stats.cluster_service_name });
+            logger.warn('load report for an unknown cluster refused', { ...ids, cluster: stats.cluster_name, service: stats.cluster_service_name });
           }
           continue;
         }
@@ -250,47 +209,28 @@ export function loadStatsHandler(deps: ReportingDependencies): grpc.handleBidiSt
         let categorized = 0;
         for (const dropped of stats.dropped_requests) categorized += dropped.dropped_count;
         counts.dropped = Math.max(stats.total_dropped_requests, categorized);
-        traffic.recordLoad({ mesh: from.mesh, source: from.source, target: attribution.target }, `${streamId}\n${stats.cluster_name}`, counts, inProgress);
+        // In progress is a level, not a delta: the edge keeps the latest of each stream and cluster.
+        traffic.recordLoad({ mesh: from.mesh, source: from.source, target: attribution.target }, `${ids.stream}\n${stats.cluster_name}`, counts, inProgress);
       }
     }
 
-    async function start(first: LoadStatsRequest): Promise<void> {
-      node = first.node?.id;
-      const opened = await openReporter(deps, call, first, { stream: streamId, peer }, (reason) => finish(new StreamError(grpc.status.NOT_FOUND, reason)));
-      if (closed) {
-        opened.close();
-        return;
-      }
-      reporter = opened;
-      handle.accessKeyId = opened.accessKeyId;
-      logger.debug('load reporting stream opened', { stream: streamId, node, peer });
-      call.write(encodeLoadStatsResponse(deps.loadReportIntervalMs));
-      for (const request of queued.splice(0)) report(request, opened);
-    }
-
-    let first = true;
-    call.on('data', (bytes: Buffer) => {
-      if (closed) return;
-      try {
-        const request = decodeLoadStatsRequest(bytes);
-        if (first) {
-          first = false;
-          start(request).catch(finish);
-          queued.push({ node: null, cluster_stats: request.cluster_stats });
-        } else if (reporter) {
-          report(request, reporter);
-        } else {
-          if (queued.length >= MAX_QUEUED_REQUESTS) throw new ProtocolError(`more than ${MAX_QUEUED_REQUESTS} requests before the first was answered`);
-          queued.push(request);
-        }
-      } catch (error) {
-        if (error instanceof ProtocolError) reporting.loadReportsRefused.inc({ reason: 'malformed' });
-        finish(error);
-      }
+    serveReportingStream(deps, call, {
+      service: 'lrs',
+      decode: decodeLoadStatsRequest,
+      messageName: 'LoadStatsRequest',
+      noun: 'request',
+      refused: reporting.loadReportsRefused,
+      maxQueued: MAX_QUEUED_REQUESTS,
+      overflow: 'refuse',
+      logs: { opened: 'load reporting stream opened', failed: 'load report stream failed', errorStatus: 'load report stream ended with an error status' },
+      // The one response, right after the identity checks (see the module comment).
+      granted: () => {
+        call.write(encodeLoadStatsResponse(deps.loadReportIntervalMs));
+      },
+      record: report,
+      end: () => call.end(),
+      // grpc-js ends a server stream with the status of an emitted error.
+      fail: (status) => call.emit('error', { code: status.code, details: status.message }),
     });
-    call.on('end', () => finish());
-    call.on('cancelled', cleanup);
-    call.on('close', cleanup);
-    call.on('error', cleanup);
   };
 }

@@ -19,12 +19,10 @@
  *
  * Not yet verified against a running Envoy: tested with messages built from Envoy's protos.
  */
-import { randomBytes } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { LatencyHistogram } from '../shared/store/traffic.js';
-import { refusedStream, statusOf, StreamError } from './ads.js';
 import { LENGTH_DELIMITED, ProtocolError, decodeNode, readMessage, type Reader, type RequestNode } from './protocol.js';
-import { openReporter, type Reporter, type ReportingDependencies, type ReportingStreamHandle } from './reporting.js';
+import { serveReportingStream, type Reporter, type ReportingDependencies } from './reporting.js';
 
 /** The gRPC method of Envoy's metrics service. */
 export const STREAM_METRICS = '/envoy.service.metrics.v3.MetricsService/StreamMetrics';
@@ -242,7 +240,7 @@ export const metricsService = {
   },
 } satisfies grpc.ServiceDefinition;
 
-/** Messages held while the first one's identity is checked. */
+/** Messages held while the first one's identity is checked; later ones are dropped. */
 const MAX_QUEUED_MESSAGES = 4;
 
 /**
@@ -251,95 +249,37 @@ const MAX_QUEUED_MESSAGES = 4;
  * message, as ADS; a later message naming another proxy ends the stream PERMISSION_DENIED.
  */
 export function streamMetricsHandler(deps: ReportingDependencies): grpc.handleClientStreamingCall<Buffer, Buffer> {
-  const { logger, reporting, traffic } = deps;
+  const { reporting, traffic } = deps;
+
+  function record(message: StreamMetricsMessage, from: Reporter): void {
+    for (const [cluster, figures] of clusterFigures(message.families)) {
+      const attribution = from.attribute(cluster);
+      // Envoy reports every cluster it has, its own xDS and sink clusters too: only edges count.
+      if (typeof attribution !== 'object') continue;
+      const edge = { mesh: from.mesh, source: from.source, target: attribution.target };
+      for (const latency of figures.latency) traffic.recordLatency(edge, latency);
+      if (Object.keys(figures.codes).length > 0) traffic.recordResponseCodes(edge, figures.codes);
+    }
+  }
 
   return function handleStreamMetrics(call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
-    const streamId = randomBytes(6).toString('hex');
-    const peer = call.getPeer();
-    let reporter: Reporter | undefined;
-    let closed = false;
-    let node: string | undefined;
-    const queued: StreamMetricsMessage[] = [];
-    const handle: ReportingStreamHandle = {
+    serveReportingStream(deps, call, {
       service: 'metrics',
-      accessKeyId: undefined,
-      end: () => finish(),
-      refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),
-    };
-    deps.reportingStreams.add(handle);
-
-    function cleanup(): void {
-      if (closed) return;
-      closed = true;
-      deps.reportingStreams.delete(handle);
-      reporter?.close();
-    }
-
-    function finish(error?: unknown): void {
-      if (closed) return;
-      cleanup();
-      if (error === undefined) {
-        callback(null, Buffer.alloc(0));
-        return;
-      }
-      const status = error instanceof ProtocolError ? new StreamError(grpc.status.INVALID_ARGUMENT, `malformed StreamMetricsMessage: ${error.message}`) : statusOf(error);
-      if (status.code === grpc.status.INTERNAL) logger.error('metrics stream failed', { stream: streamId, node, error });
-      else logger.info('metrics stream ended with an error status', { stream: streamId, node, peer, code: grpc.status[status.code], reason: status.message });
-      deps.metrics.streamErrors.inc({ code: grpc.status[status.code] });
-      callback({ code: status.code, details: status.message });
-    }
-
-    function record(message: StreamMetricsMessage, from: Reporter): void {
-      if (!from.sameProxy(message.node)) {
-        reporting.metricsRefused.inc({ reason: 'another_proxy' });
-        throw new StreamError(grpc.status.PERMISSION_DENIED, `this stream reports for ${from.source} of mesh ${from.mesh}; a message named ${JSON.stringify(message.node?.id)}`);
-      }
-      for (const [cluster, figures] of clusterFigures(message.families)) {
-        const attribution = from.attribute(cluster);
-        // Envoy reports every cluster it has, its own xDS and sink clusters too: only edges count.
-        if (typeof attribution !== 'object') continue;
-        const edge = { mesh: from.mesh, source: from.source, target: attribution.target };
-        for (const latency of figures.latency) traffic.recordLatency(edge, latency);
-        if (Object.keys(figures.codes).length > 0) traffic.recordResponseCodes(edge, figures.codes);
-      }
-    }
-
-    async function start(first: StreamMetricsMessage): Promise<void> {
-      node = first.node?.id;
-      const opened = await openReporter(deps, call, first, { stream: streamId, peer }, (reason) => finish(new StreamError(grpc.status.NOT_FOUND, reason)));
-      if (closed) {
-        opened.close();
-        return;
-      }
-      reporter = opened;
-      handle.accessKeyId = opened.accessKeyId;
-      logger.debug('metrics stream opened', { stream: streamId, node, peer });
-      for (const message of queued.splice(0)) record(message, opened);
-    }
-
-    let first = true;
-    call.on('data', (bytes: Buffer) => {
-      if (closed) return;
-      try {
+      decode: (bytes) => {
         const message = decodeStreamMetricsMessage(bytes);
+        // Every well-formed message counts, one held or dropped before the first is answered too.
         reporting.metricsMessages.inc();
-        if (first) {
-          first = false;
-          start(message).catch(finish);
-          queued.push({ node: null, families: message.families });
-        } else if (reporter) {
-          record(message, reporter);
-        } else if (queued.length < MAX_QUEUED_MESSAGES) {
-          queued.push(message);
-        }
-      } catch (error) {
-        if (error instanceof ProtocolError) reporting.metricsRefused.inc({ reason: 'malformed' });
-        finish(error);
-      }
+        return message;
+      },
+      messageName: 'StreamMetricsMessage',
+      noun: 'message',
+      refused: reporting.metricsRefused,
+      maxQueued: MAX_QUEUED_MESSAGES,
+      overflow: 'drop',
+      logs: { opened: 'metrics stream opened', failed: 'metrics stream failed', errorStatus: 'metrics stream ended with an error status' },
+      record,
+      end: () => callback(null, Buffer.alloc(0)),
+      fail: (status) => callback({ code: status.code, details: status.message }),
     });
-    call.on('end', () => finish());
-    call.on('cancelled', cleanup);
-    call.on('close', cleanup);
-    call.on('error', cleanup);
   };
 }

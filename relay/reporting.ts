@@ -1,17 +1,19 @@
 /**
  * What the relay's reporting streams share (load reports, relay/lrs.ts; Envoy's metrics service,
  * relay/metrics-service.ts): the identity checks of ADS on the first message, the proxy's
- * snapshot to attribute reported clusters to the virtual nodes behind them, and a message to
- * end a stream whose later message names another proxy.
+ * snapshot to attribute reported clusters to the virtual nodes behind them, and the lifecycle of
+ * a stream (serveReportingStream), which ends one whose later message names another proxy.
  */
-import type * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
 import type { Snapshot } from '../shared/store/snapshots.js';
 import { parseNodeId, proxyKey, type ProxyId } from '../shared/xds/node-id.js';
 import { CLUSTER, ENDPOINT } from '../shared/xds/type-urls.js';
-import { authorizeStream, type PeerCall, type StreamAccessDependencies } from './ads.js';
+import { authorizeStream, refusedStream, statusOf, StreamError, type PeerCall, type StreamAccessDependencies } from './ads.js';
 import type { AccessRefusal } from './access.js';
 import type { Counter, MetricsRegistry } from './metrics.js';
-import type { RequestNode } from './protocol.js';
+import { ProtocolError, type RequestNode } from './protocol.js';
 import type { SnapshotSource, SnapshotSubscription } from './snapshot-source.js';
 import type { TrafficAggregator } from './telemetry.js';
 
@@ -154,5 +156,154 @@ export async function openReporter(
   return reporter;
 }
 
-/** The metadata of a server call, typed for {@link openReporter}. */
-export type ReportingCall = PeerCall & Pick<grpc.ServerReadableStream<unknown, unknown>, 'getPeer'>;
+/**
+ * The parts of a server call a reporting stream uses, whichever its kind (bidi for LRS, client
+ * streaming for metrics): its metadata for {@link openReporter}, and its events.
+ */
+export type ReportingCall = PeerCall & Pick<grpc.ServerReadableStream<unknown, unknown>, 'getPeer'> & Pick<EventEmitter, 'on'>;
+
+/** A reporting stream's id and its proxy's node id, for the fields of its handler's logs. */
+export interface ReportingStreamIds {
+  stream: string;
+  node: string | undefined;
+}
+
+/** What one kind of reporting stream says for itself; {@link serveReportingStream} does the rest. */
+export interface ReportingStreamOptions<Message extends { node: RequestNode | null }> {
+  service: ReportingStreamHandle['service'];
+  /** Decodes a message; throws ProtocolError on malformed bytes. */
+  decode(bytes: Buffer): Message;
+  /** The message's proto name, in the status of a malformed one: `malformed <name>: ...`. */
+  messageName: string;
+  /** What the status of a message naming another proxy calls one (`a request named ...`). */
+  noun: string;
+  /** Counts messages that end the stream, label `reason`: another_proxy, malformed. */
+  refused: Counter;
+  /** Messages held while the first one's identity is checked. */
+  maxQueued: number;
+  /** A message beyond maxQueued: ends the stream as malformed (`refuse`) or is dropped (`drop`). */
+  overflow: 'refuse' | 'drop';
+  logs: {
+    /** Debug: the stream is granted. */
+    opened: string;
+    /** Error: the stream ended INTERNAL. */
+    failed: string;
+    /** Info: the stream ended with any other error status. */
+    errorStatus: string;
+  };
+  /** The stream is granted, before any message is recorded: what to send then, if anything. */
+  granted?(): void;
+  /** Records one message of the stream's proxy (the first included); may throw to end the stream. */
+  record(message: Message, from: Reporter, ids: ReportingStreamIds): void;
+  /** Ends the call with status OK. */
+  end(): void;
+  /** Ends the call with an error status. */
+  fail(status: StreamError): void;
+}
+
+/**
+ * Serves one reporting stream: tracks it in `deps.reportingStreams` (to end it on shutdown and
+ * recheck its key), opens its reporter from the first message (queueing later ones until then),
+ * ends it PERMISSION_DENIED when a later message names another proxy and INVALID_ARGUMENT when
+ * one is malformed (both counted in `options.refused`), and turns every other failure into its
+ * gRPC status, counted in streamErrors and logged, as ADS does.
+ */
+export function serveReportingStream<Message extends { node: RequestNode | null }>(
+  deps: ReportingDependencies,
+  call: ReportingCall,
+  options: ReportingStreamOptions<Message>,
+): void {
+  const { logger } = deps;
+  const streamId = randomBytes(6).toString('hex');
+  const peer = call.getPeer();
+  let reporter: Reporter | undefined;
+  let closed = false;
+  let node: string | undefined;
+  const queued: Message[] = [];
+  const handle: ReportingStreamHandle = {
+    service: options.service,
+    accessKeyId: undefined,
+    end: () => finish(),
+    refuse: (refusal) => finish(refusedStream(deps, refusal, { stream: streamId, node, peer })),
+  };
+  deps.reportingStreams.add(handle);
+
+  /** Releases everything the stream holds; runs once, however the stream ends. */
+  function cleanup(): void {
+    if (closed) return;
+    closed = true;
+    deps.reportingStreams.delete(handle);
+    reporter?.close();
+  }
+
+  /** Ends the stream with OK, or with the status of an error. */
+  function finish(error?: unknown): void {
+    if (closed) return;
+    if (error === undefined) {
+      cleanup();
+      options.end();
+      return;
+    }
+    const status = error instanceof ProtocolError ? new StreamError(grpc.status.INVALID_ARGUMENT, `malformed ${options.messageName}: ${error.message}`) : statusOf(error);
+    if (status.code === grpc.status.INTERNAL) logger.error(options.logs.failed, { stream: streamId, node, error });
+    else logger.info(options.logs.errorStatus, { stream: streamId, node, peer, code: grpc.status[status.code], reason: status.message });
+    deps.metrics.streamErrors.inc({ code: grpc.status[status.code] });
+    cleanup();
+    options.fail(status);
+  }
+
+  function record(message: Message, from: Reporter): void {
+    // Only the first message carries the node it is checked for; a later one that names
+    // another proxy would report for a proxy this stream was never granted.
+    if (!from.sameProxy(message.node)) {
+      options.refused.inc({ reason: 'another_proxy' });
+      throw new StreamError(
+        grpc.status.PERMISSION_DENIED,
+        `this stream reports for ${from.source} of mesh ${from.mesh}; a ${options.noun} named ${JSON.stringify(message.node?.id)}`,
+      );
+    }
+    options.record(message, from, { stream: streamId, node });
+  }
+
+  async function start(first: Message): Promise<void> {
+    node = first.node?.id;
+    const opened = await openReporter(deps, call, first, { stream: streamId, peer }, (reason) => finish(new StreamError(grpc.status.NOT_FOUND, reason)));
+    if (closed) {
+      opened.close();
+      return;
+    }
+    reporter = opened;
+    handle.accessKeyId = opened.accessKeyId;
+    logger.debug(options.logs.opened, { stream: streamId, node, peer });
+    options.granted?.();
+    for (const message of queued.splice(0)) record(message, opened);
+  }
+
+  let first = true;
+  call.on('data', (bytes: Buffer) => {
+    if (closed) return;
+    try {
+      const message = options.decode(bytes);
+      if (first) {
+        first = false;
+        start(message).catch(finish);
+        // Its figures wait with the rest; its node is the one just checked.
+        queued.push({ ...message, node: null });
+      } else if (reporter) {
+        record(message, reporter);
+      } else if (queued.length < options.maxQueued) {
+        queued.push(message);
+      } else if (options.overflow === 'refuse') {
+        throw new ProtocolError(`more than ${options.maxQueued} ${options.noun}s before the first was answered`);
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) options.refused.inc({ reason: 'malformed' });
+      finish(error);
+    }
+  });
+  // The client half-closed: it reports nothing more, so the stream is done.
+  call.on('end', () => finish());
+  call.on('cancelled', cleanup);
+  call.on('close', cleanup);
+  call.on('error', cleanup);
+}
