@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshTableDefinition } from '../../shared/store/table.js';
 import { SYNC_STATUS_TTL_ATTRIBUTE, syncStatusTableDefinition } from '../../shared/store/sync-status.js';
+import { TRAFFIC_TTL_ATTRIBUTE, trafficTableDefinition } from '../../shared/store/traffic.js';
 import { rolloutTableDefinition } from '../../shared/store/rollouts.js';
 import { KEYS_TTL_ATTRIBUTE, keysTableDefinition } from '../../shared/auth/keys.js';
 import { KMS_CONTEXT_KEY } from '../../shared/auth/sealer.js';
@@ -319,6 +320,8 @@ describe('osls package, offline', () => {
     expect(env).toMatchObject({
       MESHLINE_TABLE: 'meshline-prod',
       MESHLINE_SYNC_TABLE: 'meshline-prod-sync-status',
+      MESHLINE_TRAFFIC_TABLE: 'meshline-prod-traffic',
+      MESHLINE_TRAFFIC_WINDOW_SECONDS: '60',
       MESHLINE_BUCKET: { Ref: 'SnapshotBucket' },
       MESHLINE_ACCOUNT_ID: { Ref: 'AWS::AccountId' },
       MESHLINE_DYNAMODB_ENDPOINT: '',
@@ -446,6 +449,16 @@ describe('the tables', () => {
     });
   });
 
+  it('creates the traffic table as shared/store/traffic.ts defines it: its TTL attribute, no stream, no backups', () => {
+    expect(defaults.template.Resources.TrafficTable?.Properties).toEqual({
+      TableName: 'meshline-prod-traffic',
+      BillingMode: trafficTableDefinition.BillingMode,
+      AttributeDefinitions: trafficTableDefinition.AttributeDefinitions,
+      KeySchema: trafficTableDefinition.KeySchema,
+      TimeToLiveSpecification: { AttributeName: TRAFFIC_TTL_ATTRIBUTE, Enabled: true },
+    });
+  });
+
   it('creates the keys table as shared/auth/keys.ts defines it: its TTL, no stream, backups, deletion protection, encryption, kept if removed', () => {
     const table = defaults.template.Resources.KeysTable as Resource;
     expect(table.DeletionPolicy).toBe('Retain');
@@ -570,7 +583,7 @@ describe('the snapshot bucket', () => {
 describe('least privilege', () => {
   const bucketObjects = (...prefixes: string[]) => prefixes.map((p) => `arn:SnapshotBucket/${p}/*`);
 
-  it('gives the api function the mesh table (read and conditional writes), manifests, and the sync status', () => {
+  it('gives the api function the mesh table (read and conditional writes), manifests, the sync status and traffic', () => {
     expect(roleStatements(defaults.template, 'ApiRole')).toEqual([
       { sid: 'Logs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: ['arn:ApiLogGroup'] },
       {
@@ -581,6 +594,7 @@ describe('least privilege', () => {
       { sid: 'Manifests', actions: ['s3:GetObject'], resources: bucketObjects('manifests') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
       { sid: 'SyncStatus', actions: ['dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
+      { sid: 'Traffic', actions: ['dynamodb:Query'], resources: ['arn:TrafficTable'] },
       { sid: 'Rollouts', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: ['arn:RolloutTable'] },
       { sid: 'AccessKeys', actions: ['dynamodb:GetItem'], resources: ['arn:KeysTable'] },
       { sid: 'RateWindows', actions: ['dynamodb:UpdateItem'], resources: ['arn:KeysTable'] },
@@ -631,6 +645,7 @@ describe('least privilege', () => {
         resources: [tableArn('meshline-prod')],
       },
       { sid: 'Rollouts', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: ['arn:RolloutTable'] },
+      { sid: 'Traffic', actions: ['dynamodb:Query'], resources: ['arn:TrafficTable'] },
       { sid: 'SyncStatus', actions: ['dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
     ]);
   });
@@ -652,11 +667,12 @@ describe('least privilege', () => {
     ]);
   });
 
-  it('lets the relay read manifests and snapshots, record sync status and read and open access keys, and nothing else', () => {
+  it('lets the relay read manifests and snapshots, record sync status, write traffic windows and read and open access keys, and nothing else', () => {
     expect(roleStatements(relay.template, 'RelayTaskRole')).toEqual([
       { sid: 'Snapshots', actions: ['s3:GetObject'], resources: bucketObjects('manifests', 'snapshots') },
       { sid: 'MissingKeysAre404', actions: ['s3:ListBucket'], resources: ['arn:SnapshotBucket'] },
       { sid: 'SyncStatus', actions: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query'], resources: ['arn:SyncStatusTable'] },
+      { sid: 'Traffic', actions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'], resources: ['arn:TrafficTable'] },
       { sid: 'AccessKeys', actions: ['dynamodb:GetItem'], resources: ['arn:KeysTable'] },
       { sid: 'OpenSecrets', actions: ['kms:Decrypt'], resources: ['arn:KeysKmsKey'] },
     ]);
@@ -773,6 +789,12 @@ describe('the relay service', () => {
     expect(env).toMatchObject({
       MESHLINE_BUCKET: 'ref:SnapshotBucket',
       MESHLINE_SYNC_TABLE: 'ref:SyncStatusTable',
+      // Telemetry: the same window as the API and rollouts read with, and CloudWatch metrics by EMF on stdout.
+      MESHLINE_TRAFFIC_TABLE: 'ref:TrafficTable',
+      MESHLINE_TRAFFIC_WINDOW_SECONDS: '60',
+      MESHLINE_TRAFFIC_RETENTION_SECONDS: '604800',
+      MESHLINE_LOAD_REPORT_INTERVAL_MS: '10000',
+      MESHLINE_TRAFFIC_EMF: 'on',
       MESHLINE_RELAY_HOST: '0.0.0.0',
       MESHLINE_RELAY_PORT: '18000',
       MESHLINE_RELAY_ADMIN_PORT: '18001',
@@ -907,39 +929,23 @@ describe('the HTTP API', () => {
 });
 
 describe('LocalStack', () => {
-  it('has its READY hook create the sync status table as shared/store/sync-status.ts defines it, with its TTL', () => {
-    const hook = readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
-    const block = hook.slice(hook.indexOf('--table-name "$SYNC_TABLE"'), hook.indexOf('created table $SYNC_TABLE'));
-    const pairs = (items: object[] | undefined) =>
-      (items ?? []).map((item) => Object.entries(item).map(([key, value]) => `${key}=${String(value)}`).join(',')).join(' ');
-    expect(block).toContain(`--billing-mode ${syncStatusTableDefinition.BillingMode}`);
-    expect(block).toContain(`--attribute-definitions ${pairs(syncStatusTableDefinition.AttributeDefinitions)}`);
-    expect(block).toContain(`--key-schema ${pairs(syncStatusTableDefinition.KeySchema)}`);
-    expect(block).not.toContain('--stream-specification');
-    expect(block).toContain(`Enabled=true,AttributeName=${SYNC_STATUS_TTL_ATTRIBUTE}`);
-  });
+  const hook = () => readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
+  const pairs = (items: object[] | undefined) =>
+    (items ?? []).map((item) => Object.entries(item).map(([key, value]) => `${key}=${String(value)}`).join(',')).join(' ');
 
-  it('has its READY hook create the rollouts table as shared/store/rollouts.ts defines it: no stream, no TTL', () => {
-    const hook = readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
-    const block = hook.slice(hook.indexOf('--table-name "$ROLLOUT_TABLE"'), hook.indexOf('created table $ROLLOUT_TABLE'));
-    const pairs = (items: object[] | undefined) =>
-      (items ?? []).map((item) => Object.entries(item).map(([key, value]) => `${key}=${String(value)}`).join(',')).join(' ');
-    expect(block).toContain(`--billing-mode ${rolloutTableDefinition.BillingMode}`);
-    expect(block).toContain(`--attribute-definitions ${pairs(rolloutTableDefinition.AttributeDefinitions)}`);
-    expect(block).toContain(`--key-schema ${pairs(rolloutTableDefinition.KeySchema)}`);
+  it.each([
+    { table: 'SYNC_TABLE', source: 'shared/store/sync-status.ts', definition: syncStatusTableDefinition, ttl: SYNC_STATUS_TTL_ATTRIBUTE },
+    { table: 'TRAFFIC_TABLE', source: 'shared/store/traffic.ts', definition: trafficTableDefinition, ttl: TRAFFIC_TTL_ATTRIBUTE },
+    { table: 'KEYS_TABLE', source: 'shared/auth/keys.ts', definition: keysTableDefinition, ttl: KEYS_TTL_ATTRIBUTE },
+    { table: 'ROLLOUT_TABLE', source: 'shared/store/rollouts.ts', definition: rolloutTableDefinition, ttl: undefined },
+  ])('has its READY hook create $table as $source defines it: no stream, its TTL if it has one', ({ table, definition, ttl }) => {
+    const text = hook();
+    const block = text.slice(text.indexOf(`--table-name "$${table}"`), text.indexOf(`created table $${table}`));
+    expect(block).toContain(`--billing-mode ${definition.BillingMode}`);
+    expect(block).toContain(`--attribute-definitions ${pairs(definition.AttributeDefinitions)}`);
+    expect(block).toContain(`--key-schema ${pairs(definition.KeySchema)}`);
     expect(block).not.toContain('--stream-specification');
-    expect(block).not.toContain('time-to-live');
-  });
-
-  it('has its READY hook create the access keys table as shared/auth/keys.ts defines it, with its TTL', () => {
-    const hook = readFileSync(join(ROOT, 'localstack', 'init', 'ready.d', '10-meshline.sh'), 'utf8');
-    const block = hook.slice(hook.indexOf('--table-name "$KEYS_TABLE"'), hook.indexOf('created table $KEYS_TABLE'));
-    const pairs = (items: object[] | undefined) =>
-      (items ?? []).map((item) => Object.entries(item).map(([key, value]) => `${key}=${String(value)}`).join(',')).join(' ');
-    expect(block).toContain(`--billing-mode ${keysTableDefinition.BillingMode}`);
-    expect(block).toContain(`--attribute-definitions ${pairs(keysTableDefinition.AttributeDefinitions)}`);
-    expect(block).toContain(`--key-schema ${pairs(keysTableDefinition.KeySchema)}`);
-    expect(block).not.toContain('--stream-specification');
-    expect(block).toContain(`Enabled=true,AttributeName=${KEYS_TTL_ATTRIBUTE}`);
+    if (ttl) expect(block).toContain(`Enabled=true,AttributeName=${ttl}`);
+    else expect(block).not.toContain('time-to-live');
   });
 });
