@@ -17,23 +17,12 @@ import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError } from '../errors.js';
+import { keyedTableDefinition, PARTITION_KEY, SORT_KEY } from './table.js';
 
-const PARTITION_KEY = 'pk';
-const SORT_KEY = 'sk';
 const ACTIVE_PARTITION = 'active';
 
 /** The rollouts table as DynamoDB's CreateTable takes it, minus the name. No stream, no TTL. */
-export const rolloutTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = {
-  BillingMode: 'PAY_PER_REQUEST',
-  AttributeDefinitions: [
-    { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-    { AttributeName: SORT_KEY, AttributeType: 'S' },
-  ],
-  KeySchema: [
-    { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
-    { AttributeName: SORT_KEY, KeyType: 'RANGE' },
-  ],
-};
+export const rolloutTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = keyedTableDefinition;
 
 /**
  * RUNNING: a step is in place and is being watched. PAUSED: the route was changed by someone

@@ -9,11 +9,10 @@
  */
 import type { CreateTableCommandInput, UpdateTimeToLiveCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { keyedTableDefinition, PARTITION_KEY, SORT_KEY } from './table.js';
 
-/** Partition key: the mesh name, so one Query lists a mesh's proxies. */
-const PARTITION_KEY = 'pk';
-/** Sort key: `<virtualNode|virtualGateway>/<name>#<instance>`, one item per proxy stream. */
-const SORT_KEY = 'sk';
+// Items: partition key the mesh (one Query lists its proxies); sort key
+// `<virtualNode|virtualGateway>/<name>#<instance>`, one item per proxy stream.
 
 /** The attribute DynamoDB's TTL reads: epoch seconds after which the item is stale. */
 export const SYNC_STATUS_TTL_ATTRIBUTE = 'expiresAt';
@@ -22,17 +21,7 @@ export const SYNC_STATUS_TTL_ATTRIBUTE = 'expiresAt';
  * The sync status table as DynamoDB's CreateTable takes it, minus the name. No stream: nothing
  * may be triggered by it. Enable TTL with {@link syncStatusTimeToLive} after creating it.
  */
-export const syncStatusTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = {
-  BillingMode: 'PAY_PER_REQUEST',
-  AttributeDefinitions: [
-    { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-    { AttributeName: SORT_KEY, AttributeType: 'S' },
-  ],
-  KeySchema: [
-    { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
-    { AttributeName: SORT_KEY, KeyType: 'RANGE' },
-  ],
-};
+export const syncStatusTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = keyedTableDefinition;
 
 /** The UpdateTimeToLive call that makes DynamoDB expire the table's items. */
 export function syncStatusTimeToLive(tableName: string): UpdateTimeToLiveCommandInput {

@@ -13,11 +13,10 @@
  */
 import type { CreateTableCommandInput, UpdateTimeToLiveCommandInput } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { keyedTableDefinition, PARTITION_KEY, SORT_KEY } from './table.js';
 
-/** Partition key: the mesh name, so one Query reads a mesh's traffic over a span. */
-const PARTITION_KEY = 'pk';
-/** Sort key: `<windowStart, 12 digits>#<source>#<target>#<relay>`, so a span is one key range. */
-const SORT_KEY = 'sk';
+// Items: partition key the mesh (one Query reads a span of it); sort key
+// `<windowStart, 12 digits>#<source>#<target>#<relay>`, so a span is one key range.
 
 /** The attribute DynamoDB's TTL reads: epoch seconds after which the item is gone. */
 export const TRAFFIC_TTL_ATTRIBUTE = 'expiresAt';
@@ -44,17 +43,7 @@ const MAX_BATCH_ROUNDS = 8;
  * The traffic table as DynamoDB's CreateTable takes it, minus the name. No stream. Enable TTL
  * with {@link trafficTimeToLive} after creating it.
  */
-export const trafficTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = {
-  BillingMode: 'PAY_PER_REQUEST',
-  AttributeDefinitions: [
-    { AttributeName: PARTITION_KEY, AttributeType: 'S' },
-    { AttributeName: SORT_KEY, AttributeType: 'S' },
-  ],
-  KeySchema: [
-    { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
-    { AttributeName: SORT_KEY, KeyType: 'RANGE' },
-  ],
-};
+export const trafficTableDefinition: Omit<CreateTableCommandInput, 'TableName'> = keyedTableDefinition;
 
 /** The UpdateTimeToLive call that makes DynamoDB expire the table's items. */
 export function trafficTimeToLive(tableName: string): UpdateTimeToLiveCommandInput {
