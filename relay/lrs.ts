@@ -26,6 +26,7 @@ import {
   type RequestNode,
 } from './protocol.js';
 import { serveReportingStream, type Reporter, type ReportingDependencies, type ReportingStreamIds } from './reporting.js';
+import { count } from './telemetry.js';
 
 /** The gRPC method of load reporting. */
 export const STREAM_LOAD_STATS = '/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats';
@@ -209,8 +210,9 @@ export function loadStatsHandler(deps: ReportingDependencies): grpc.handleBidiSt
         let categorized = 0;
         for (const dropped of stats.dropped_requests) categorized += dropped.dropped_count;
         counts.dropped = Math.max(stats.total_dropped_requests, categorized);
+        traffic.recordLoad(attribution.tally, counts);
         // In progress is a level, not a delta: the edge keeps the latest of each stream and cluster.
-        traffic.recordLoad({ mesh: from.mesh, source: from.source, target: attribution.target }, `${ids.stream}\n${stats.cluster_name}`, counts, inProgress);
+        from.inProgress(stats.cluster_name, attribution.tally, count(inProgress));
       }
     }
 

@@ -15,7 +15,7 @@ import type { AccessRefusal } from './access.js';
 import type { Counter, MetricsRegistry } from './metrics.js';
 import { ProtocolError, type RequestNode } from './protocol.js';
 import type { SnapshotSource, SnapshotSubscription } from './snapshot-source.js';
-import type { TrafficAggregator } from './telemetry.js';
+import type { EdgeTally, TrafficAggregator } from './telemetry.js';
 
 /** A reporting stream as the server tracks it, to end it on shutdown and recheck its access key. */
 export interface ReportingStreamHandle {
@@ -68,8 +68,28 @@ export interface ReportingDependencies extends StreamAccessDependencies {
   loadReportIntervalMs: number;
 }
 
-/** How a reported cluster is attributed: to the virtual node behind it, to none (a cluster of the proxy), or refused (unknown). */
-export type Attribution = { target: string } | 'unattributed' | 'unknown';
+/**
+ * How a reported cluster is attributed: to the edge to the virtual node behind it, to none (a
+ * cluster of the proxy), or refused (unknown).
+ */
+export type Attribution = { target: string; tally: EdgeTally } | 'unattributed' | 'unknown';
+
+/** Attributions kept per snapshot, by cluster; a client naming ever more clusters gets no more. */
+const MAX_CACHED_ATTRIBUTIONS = 1_000;
+
+/**
+ * Attributions by aggregator (one per relay) and snapshot (one per proxy version): every stream
+ * of a proxy (its replicas share its node id) looks a cluster up in one map, made once.
+ */
+const attributionCaches = new WeakMap<TrafficAggregator, WeakMap<Snapshot, Map<string, Attribution>>>();
+
+function attributionCache(traffic: TrafficAggregator, snapshot: Snapshot): Map<string, Attribution> {
+  let bySnapshot = attributionCaches.get(traffic);
+  if (!bySnapshot) attributionCaches.set(traffic, (bySnapshot = new WeakMap()));
+  let cache = bySnapshot.get(snapshot);
+  if (!cache) bySnapshot.set(snapshot, (cache = new Map()));
+  return cache;
+}
 
 /** The cluster and EDS service names of a snapshot, computed once per snapshot. */
 const snapshotNames = new WeakMap<Snapshot, Set<string>>();
@@ -88,12 +108,15 @@ export class Reporter {
   /** `virtualNode/<name>` or `virtualGateway/<name>`: the source of the edges it reports. */
   readonly source: string;
   private snapshot: Snapshot | undefined;
+  private subscription: SnapshotSubscription | undefined;
+  /** This stream's latest in-progress figure of each cluster, and the edge it counts on. */
+  private readonly levels = new Map<string, { tally: EdgeTally; value: number }>();
 
   constructor(
     readonly proxy: ProxyId,
     /** The access key that granted the stream, if one did. */
     readonly accessKeyId: string | undefined,
-    private subscription?: SnapshotSubscription,
+    private readonly traffic: TrafficAggregator,
   ) {
     this.source = proxyKey(proxy);
   }
@@ -102,13 +125,40 @@ export class Reporter {
     return this.proxy.mesh;
   }
 
-  /** The virtual node behind a reported cluster (by its name, else its EDS service name). */
+  /** The edge to the virtual node behind a reported cluster (by its name, else its EDS service name). */
   attribute(clusterName: string, serviceName = ''): Attribution {
     const snapshot = this.snapshot;
     if (!snapshot) return 'unknown';
+    const cache = attributionCache(this.traffic, snapshot);
+    const key = serviceName === '' ? clusterName : `${clusterName}\n${serviceName}`;
+    let attribution = cache.get(key);
+    if (attribution === undefined) {
+      attribution = this.resolve(snapshot, clusterName, serviceName);
+      if (cache.size < MAX_CACHED_ATTRIBUTIONS) cache.set(key, attribution);
+    }
+    return attribution;
+  }
+
+  /**
+   * Sets this stream's in-progress figure of a cluster (a level, not a delta): the edge's level
+   * moves by the change, so it always holds the sum of every open stream's latest figure.
+   */
+  inProgress(clusterName: string, tally: EdgeTally, value: number): void {
+    const previous = this.levels.get(clusterName);
+    if (previous !== undefined && previous.tally === tally) {
+      tally.inProgress += value - previous.value;
+      previous.value = value;
+      return;
+    }
+    if (previous) previous.tally.inProgress -= previous.value;
+    tally.inProgress += value;
+    this.levels.set(clusterName, { tally, value });
+  }
+
+  private resolve(snapshot: Snapshot, clusterName: string, serviceName: string): Attribution {
     const targets = snapshot.targets;
     const target = (Object.hasOwn(targets, clusterName) ? targets[clusterName] : undefined) ?? (serviceName && Object.hasOwn(targets, serviceName) ? targets[serviceName] : undefined);
-    if (target !== undefined) return { target };
+    if (target !== undefined) return { target, tally: this.traffic.tally({ mesh: this.proxy.mesh, source: this.source, target }) };
     const names = namesOf(snapshot);
     return names.has(clusterName) || (serviceName !== '' && names.has(serviceName)) ? 'unattributed' : 'unknown';
   }
@@ -128,9 +178,12 @@ export class Reporter {
     this.subscription = subscription;
   }
 
+  /** Ends the snapshot subscription, and takes this stream's in-progress figures back from their edges. */
   close(): void {
     this.subscription?.close();
     this.subscription = undefined;
+    for (const { tally, value } of this.levels.values()) tally.inProgress -= value;
+    this.levels.clear();
   }
 }
 
@@ -147,7 +200,7 @@ export async function openReporter(
   gone: (reason: string) => void,
 ): Promise<Reporter> {
   const { proxy, accessKeyId } = await authorizeStream(deps, call, first, fields);
-  const reporter = new Reporter(proxy, accessKeyId);
+  const reporter = new Reporter(proxy, accessKeyId, deps.traffic);
   const subscription = await deps.source.subscribe(proxy, {
     snapshot: (snapshot) => reporter.setSnapshot(snapshot),
     gone,

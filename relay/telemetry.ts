@@ -12,7 +12,7 @@
  */
 import type { EdgeWindow, LatencyHistogram, TrafficStore } from '../shared/store/traffic.js';
 import type { Logger } from './log.js';
-import type { Counter, Histogram, Labels, MetricsRegistry } from './metrics.js';
+import type { Counter, Histogram, Labels, MetricsRegistry, Sample } from './metrics.js';
 
 /** One edge of a mesh: who reported, and the virtual node behind the cluster it reported on. */
 export interface Edge {
@@ -64,10 +64,25 @@ const MAX_TICK_MS = 5_000;
 
 /** A window of an edge being added up. */
 interface OpenWindow extends EdgeWindow {
-  /** The last in-progress figure of each reporter (stream and cluster), summed when the window closes. */
-  inProgressBy: Map<string, number>;
+  /** The edge's running figures: its in-progress level is read when the window closes. */
+  tally: EdgeTally;
   /** Latency buckets by upper bound. */
   latencyBuckets?: Map<number, number>;
+}
+
+/**
+ * One edge as this relay counts it, kept from its first report on, so the hot path (a load
+ * report's cluster stats, thousands a second) builds no labels or keys: its /metrics series,
+ * resolved once, the window being added up, and the in-progress level of every open stream that
+ * reports it (each reporter adds the change of its own latest figure, and takes its figure back
+ * when its stream ends).
+ */
+export interface EdgeTally {
+  readonly edge: Edge;
+  readonly requestCount: Sample;
+  readonly http5xx: Sample;
+  inProgress: number;
+  window: OpenWindow | undefined;
 }
 
 /** The counters of the aggregator, on the relay's registry. */
@@ -131,6 +146,8 @@ export class TrafficAggregator {
   private readonly maxPendingWindows: number;
   /** Open windows by start, each by edge. */
   private readonly open = new Map<number, Map<string, OpenWindow>>();
+  /** Every edge reported to this relay, by edgeKey. */
+  private readonly tallies = new Map<string, EdgeTally>();
   /** Closed windows not yet written. */
   private pending: EdgeWindow[] = [];
   private writing: Promise<void> | undefined;
@@ -149,24 +166,42 @@ export class TrafficAggregator {
     this.schedule();
   }
 
-  /** Adds one report's counts of an edge; `inProgress` is the reporter's current figure (`reporter` names it: stream and cluster). */
-  recordLoad(edge: Edge, reporter: string, counts: LoadCounts, inProgress: number): void {
+  /** The running figures of an edge (made on its first report, then kept); reporters cache it. */
+  tally(edge: Edge): EdgeTally {
+    const key = edgeKey(edge);
+    let tally = this.tallies.get(key);
+    if (!tally) {
+      const labels = edgeLabels(edge);
+      tally = {
+        edge: { mesh: edge.mesh, source: edge.source, target: edge.target },
+        requestCount: this.metrics.requestCount.series(labels),
+        http5xx: this.metrics.http5xx.series(labels),
+        inProgress: 0,
+        window: undefined,
+      };
+      this.tallies.set(key, tally);
+    }
+    return tally;
+  }
+
+  /** Adds one report's counts (deltas since the reporter's previous report) to an edge. */
+  recordLoad(tally: EdgeTally, counts: LoadCounts): void {
     if (this.closed) return;
-    const window = this.window(edge);
-    window.issued += count(counts.issued);
+    const window = this.windowOf(tally);
+    const issued = count(counts.issued);
+    const failed = count(counts.failed);
+    window.issued += issued;
     window.succeeded += count(counts.succeeded);
-    window.failed += count(counts.failed);
+    window.failed += failed;
     window.dropped += count(counts.dropped);
-    window.inProgressBy.set(reporter, count(inProgress));
-    const labels = edgeLabels(edge);
-    if (counts.issued > 0) this.metrics.requestCount.inc(labels, count(counts.issued));
-    if (counts.failed > 0) this.metrics.http5xx.inc(labels, count(counts.failed));
+    tally.requestCount.value += issued;
+    tally.http5xx.value += failed;
   }
 
   /** Adds request times of an edge: per-bucket counts (not cumulative) by upper bound in ms. */
   recordLatency(edge: Edge, histogram: LatencyHistogram): void {
     if (this.closed || histogram.count <= 0) return;
-    const window = this.window(edge);
+    const window = this.windowOf(this.tally(edge));
     const buckets = (window.latencyBuckets ??= new Map());
     for (const { le, count: n } of histogram.buckets) buckets.set(le, (buckets.get(le) ?? 0) + n);
     const latency = (window.latency ??= { buckets: [], count: 0, sumMs: 0 });
@@ -178,7 +213,7 @@ export class TrafficAggregator {
   /** Adds response counts of an edge by class (`2xx`, `5xx`, ...). */
   recordResponseCodes(edge: Edge, codes: Record<string, number>): void {
     if (this.closed) return;
-    const window = this.window(edge);
+    const window = this.windowOf(this.tally(edge));
     const target = (window.responseCodes ??= {});
     for (const [code, n] of Object.entries(codes)) target[code] = (target[code] ?? 0) + count(n);
   }
@@ -193,17 +228,21 @@ export class TrafficAggregator {
     await this.write();
   }
 
-  private window(edge: Edge): OpenWindow {
+  /** The edge's window of now: its current one, or a new one registered among the open windows. */
+  private windowOf(tally: EdgeTally): OpenWindow {
     const windowStart = Math.floor(this.now() / 1000 / this.windowSeconds) * this.windowSeconds;
+    const current = tally.window;
+    if (current && current.windowStart === windowStart) return current;
     let edges = this.open.get(windowStart);
     if (!edges) this.open.set(windowStart, (edges = new Map()));
-    const key = edgeKey(edge);
+    const key = edgeKey(tally.edge);
     let window = edges.get(key);
     if (!window) {
+      // Every member written here, in one order: windows keep one shape, so their counters stay fast to add to.
       window = {
-        mesh: edge.mesh,
-        source: edge.source,
-        target: edge.target,
+        mesh: tally.edge.mesh,
+        source: tally.edge.source,
+        target: tally.edge.target,
         windowStart,
         windowSeconds: this.windowSeconds,
         relay: this.options.relayId,
@@ -212,10 +251,14 @@ export class TrafficAggregator {
         failed: 0,
         dropped: 0,
         inProgress: 0,
-        inProgressBy: new Map(),
+        latency: undefined,
+        responseCodes: undefined,
+        tally,
+        latencyBuckets: undefined,
       };
       edges.set(key, window);
     }
+    tally.window = window;
     return window;
   }
 
@@ -284,12 +327,11 @@ export class TrafficAggregator {
   }
 }
 
-/** An open window as it is written: in-progress summed, latency buckets in order. */
+/** An open window as it is written: the edge's in-progress level at its close, latency buckets in order. */
 function finished(open: OpenWindow): EdgeWindow {
-  const { inProgressBy, latencyBuckets, ...window } = open;
-  let inProgress = 0;
-  for (const value of inProgressBy.values()) inProgress += value;
-  window.inProgress = inProgress;
+  const { tally, latencyBuckets, ...window } = open;
+  window.inProgress = tally.inProgress;
+  if (tally.window === open) tally.window = undefined;
   if (window.latency && latencyBuckets) {
     window.latency.buckets = [...latencyBuckets].sort(([a], [b]) => a - b).map(([le, n]) => ({ le, count: n }));
   }

@@ -5,11 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricsRegistry } from '../../relay/metrics.js';
+import { Reporter } from '../../relay/reporting.js';
 import { EMF_NAMESPACE, TrafficAggregator, emfLine, responseTimeValues } from '../../relay/telemetry.js';
 import type { EdgeWindow } from '../../shared/store/traffic.js';
 import { LogRecorder, readMetric } from '../support/xds-relay.js';
 
 const edge = { mesh: 'm', source: 'virtualNode/front', target: 'virtualNode/back-v1' };
+const proxy = { mesh: 'm', kind: 'virtualNode' as const, name: 'front' };
 const load = (issued: number, failed = 0) => ({ issued, succeeded: issued - failed, failed, dropped: 0 });
 
 /** A store whose writes fail while `failing` is set. */
@@ -33,13 +35,20 @@ describe('TrafficAggregator', () => {
   });
   afterEach(() => vi.useRealTimers());
 
-  it('writes each edge window once, after its boundary, with the in-progress of each reporter summed', async () => {
+  it("writes each edge window once, after its boundary, with the edge's in-progress level at its close", async () => {
     const store = fakeStore();
     const registry = new MetricsRegistry();
     const aggregator = new TrafficAggregator({ relayId: 'r1', windowSeconds: 60, store, logger: new LogRecorder(), registry });
-    aggregator.recordLoad(edge, 'stream-a\nback', load(10, 2), 5);
-    aggregator.recordLoad(edge, 'stream-a\nback', load(4), 1);
-    aggregator.recordLoad(edge, 'stream-b\nback', load(6, 1), 2);
+    const tally = aggregator.tally(edge);
+    aggregator.recordLoad(tally, load(10, 2));
+    aggregator.recordLoad(tally, load(4));
+    aggregator.recordLoad(tally, load(6, 1));
+    // Two streams' latest in-progress figures, 1 and 2, as their reporters keep the edge's level.
+    const a = new Reporter(proxy, undefined, aggregator);
+    const b = new Reporter(proxy, undefined, aggregator);
+    a.inProgress('back', tally, 5);
+    a.inProgress('back', tally, 1);
+    b.inProgress('back', tally, 2);
     aggregator.recordLatency(edge, { buckets: [{ le: 5, count: 2 }, { le: Infinity, count: 1 }], count: 3, sumMs: 4000 });
     aggregator.recordResponseCodes(edge, { '2xx': 3 });
 
@@ -76,7 +85,7 @@ describe('TrafficAggregator', () => {
     const aggregator = new TrafficAggregator({ relayId: 'r1', windowSeconds: 1, store, logger: logs, registry, maxPendingWindows: 3 });
     store.failing = true;
     for (let second = 0; second < 6; second++) {
-      aggregator.recordLoad(edge, 's', load(1), 0);
+      aggregator.recordLoad(aggregator.tally(edge), load(1));
       await vi.advanceTimersByTimeAsync(1_000);
     }
     const text = registry.render();
@@ -97,18 +106,18 @@ describe('TrafficAggregator', () => {
   it('writes every open window on close', async () => {
     const store = fakeStore();
     const aggregator = new TrafficAggregator({ relayId: 'r1', windowSeconds: 60, store, logger: new LogRecorder(), registry: new MetricsRegistry() });
-    aggregator.recordLoad(edge, 's', load(7), 0);
+    aggregator.recordLoad(aggregator.tally(edge), load(7));
     await aggregator.close();
     expect(store.written.map((w) => w.issued)).toEqual([7]);
-    aggregator.recordLoad(edge, 's', load(7), 0);
+    aggregator.recordLoad(aggregator.tally(edge), load(7));
     expect(store.written).toHaveLength(1);
   });
 
   it('prints one Embedded Metric Format line per edge per closed window', async () => {
     const lines: string[] = [];
     const aggregator = new TrafficAggregator({ relayId: 'r1', windowSeconds: 1, emf: (line) => lines.push(line), logger: new LogRecorder(), registry: new MetricsRegistry() });
-    aggregator.recordLoad(edge, 's', load(9, 3), 0);
-    aggregator.recordLoad({ ...edge, source: 'virtualGateway/gw' }, 's', load(1), 0);
+    aggregator.recordLoad(aggregator.tally(edge), load(9, 3));
+    aggregator.recordLoad(aggregator.tally({ ...edge, source: 'virtualGateway/gw' }), load(1));
     await vi.advanceTimersByTimeAsync(1_000);
     expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
       {
@@ -163,5 +172,26 @@ describe('emfLine', () => {
     // 97 free slots after one each: 87.3, 9.6 and 0.1, then the largest remainders.
     expect([count(1), count(25), count(250)]).toEqual([88, 11, 1]);
     expect(responseTimeValues(undefined)).toEqual([]);
+  });
+});
+
+describe('Reporter.inProgress', () => {
+  it("keeps an edge's level the sum of every open stream's latest figure, and takes a stream's figure back when it closes", () => {
+    const aggregator = new TrafficAggregator({ relayId: 'r1', windowSeconds: 60, logger: new LogRecorder(), registry: new MetricsRegistry() });
+    const tally = aggregator.tally(edge);
+    const other = aggregator.tally({ ...edge, target: 'virtualNode/back-v2' });
+    const a = new Reporter(proxy, undefined, aggregator);
+    const b = new Reporter(proxy, undefined, aggregator);
+    a.inProgress('back', tally, 5);
+    b.inProgress('back', tally, 2);
+    a.inProgress('back', tally, 1);
+    expect(tally.inProgress).toBe(3);
+    // The cluster now leads to another node (a new snapshot): its figure moves with it.
+    a.inProgress('back', other, 4);
+    expect([tally.inProgress, other.inProgress]).toEqual([2, 4]);
+    a.close();
+    b.close();
+    expect([tally.inProgress, other.inProgress]).toEqual([0, 0]);
+    void aggregator.close();
   });
 });
