@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../relay/log.js';
 import { ALL, prepare, selectionOf } from '../../relay/prepared.js';
 import { STREAM_AGGREGATED_RESOURCES, withNonce } from '../../relay/protocol.js';
+import { encodeLoadStatsResponse, loadReportingService } from '../../relay/lrs.js';
 import { startRelay } from '../../relay/server.js';
 import type { SnapshotReader } from '../../relay/snapshot-source.js';
 import { createDocumentClient } from '../../shared/store/clients.js';
@@ -139,7 +140,7 @@ async function relayServer(size: FleetSize, telemetry: BenchTelemetry | undefine
   };
 }
 
-async function bareServer(size: FleetSize): Promise<Server> {
+async function bareServer(size: FleetSize, telemetry: BenchTelemetry | undefined): Promise<Server> {
   const named = selectionOf(false, serviceNames(size));
   const bytesOf = (index: number, generation: number, typeUrl: ResourceTypeUrl) =>
     withNonce(prepare(snapshotOf(size, index, generation), typeUrl, typeUrl === ENDPOINT || typeUrl === ROUTE ? named : ALL).sotwBody(), `bare-${generation}`);
@@ -172,6 +173,18 @@ async function bareServer(size: FleetSize): Promise<Server> {
       },
     },
   );
+  // The floor of load reporting: the LRS stream of each proxy, answered with the interval as the
+  // relay answers it, and every report read and dropped.
+  if (telemetry) {
+    const response = encodeLoadStatsResponse(telemetry.loadReportIntervalMs);
+    server.addService(loadReportingService, {
+      StreamLoadStats(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
+        call.once('data', () => call.write(response));
+        call.on('data', () => {});
+        call.on('error', () => {});
+      },
+    });
+  }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
@@ -191,7 +204,7 @@ let server: Server | undefined;
 process.on('message', (command: ServerCommand) => {
   void (async () => {
     if (command.type === 'start') {
-      server = command.kind === 'relay' ? await relayServer(command.size, command.telemetry) : await bareServer(command.size);
+      server = command.kind === 'relay' ? await relayServer(command.size, command.telemetry) : await bareServer(command.size, command.telemetry);
       reply({ type: 'started', address: server.address });
     } else if (command.type === 'sample') {
       // CPU is read first, so a forced GC is not counted in it.

@@ -7,7 +7,9 @@
  * memory (after a forced GC) without reports. Then every ADS stream gets an LRS stream beside it,
  * for the same node, reporting on all 10 clusters every interval (10 s, the relay's default) as
  * a proxyless gRPC client does: the relay's CPU and memory again, and the writes it makes to the
- * traffic table per minute (items written over whole windows, counted in the table).
+ * traffic table per minute (items written over whole windows, counted in the table). The same
+ * load then runs against a bare @grpc/grpc-js server that answers each LRS stream with the
+ * interval and drops every report: the floor that grpc-js itself costs.
  *
  * Options (environment): as relay.ts (RELAY_BENCH_STREAMS, RELAY_BENCH_PROXIES,
  * RELAY_BENCH_SERVICES, RELAY_BENCH_WORKERS, RELAY_BENCH_CONNECTIONS), and
@@ -26,7 +28,7 @@ import { WINDOW_FLUSH_GRACE_MS } from '../../shared/store/traffic.js';
 import { serviceNames, type FleetSize } from './relay-fleet.js';
 import type { LoadCommand, LoadReport } from './relay-load.js';
 import { ask, forkTs, Load, stopChild, withTimeout } from './relay.js';
-import type { ServerCommand, ServerReport } from './relay-server.js';
+import type { BenchTelemetry, ServerCommand, ServerKind, ServerReport } from './relay-server.js';
 
 const env = process.env;
 const SIZE: FleetSize = {
@@ -66,29 +68,27 @@ async function itemCount(client: DynamoDBClient): Promise<number> {
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-export async function run(): Promise<void> {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const jarDir = join(root, 'node_modules', '.cache', 'meshline', 'dynamodb-local');
-  assertDynamoDbLocalJar(jarDir);
-  const dataDir = mkdtempSync(join(tmpdir(), 'meshline-telemetry-bench-'));
-  const log = createStackLog(join(dataDir, 'stack.log'), true);
-  const parts: Part[] = [];
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+/** What one server did: CPU while its streams idled and while they reported, memory before and after. */
+interface Figures {
+  idleCpu: number;
+  reportingCpu: number;
+  quiet: Sample;
+  busy: Sample;
+  /** Items the server wrote to the traffic table per minute (the relay; 0 for the bare server). */
+  writesPerMinute: number;
+  from: number;
+}
+
+/**
+ * One server kind in its own process under its own load: the ADS streams opened and idle, then
+ * an LRS stream beside each, reporting; figures over whole windows.
+ */
+async function session(kind: ServerKind, telemetry: BenchTelemetry, client: DynamoDBClient): Promise<Figures> {
   const server = forkTs('./relay-server.ts', true);
-  let load: Load | undefined;
+  const load = new Load(SIZE);
   try {
-    await startDynamoDbLocal(log, parts, { dataDir, jarDir, port, dbPath: undefined, client });
-    await ensureTrafficTable(client, TABLE, log);
-    console.log(
-      `${SIZE.streams} state-of-the-world streams of ${SIZE.proxies} proxies (${SIZE.services} services each) on one relay; ` +
-        `then one LRS stream beside each, reporting on every cluster every ${INTERVAL_MS / 1000} s; windows of ${WINDOW_SECONDS} s into DynamoDB Local`,
-    );
     const sample = (gc: boolean) => ask<Sample>(server, { type: 'sample', gc } satisfies ServerCommand, 'sample', 'a sample');
-    const telemetry = { dynamodbEndpoint: endpoint, tableName: TABLE, windowSeconds: WINDOW_SECONDS, loadReportIntervalMs: INTERVAL_MS };
-    const { address } = await ask<Extract<ServerReport, { type: 'started' }>>(server, { type: 'start', kind: 'relay', size: SIZE, telemetry } satisfies ServerCommand, 'started', 'the relay');
-    load = new Load(SIZE);
+    const { address } = await ask<Extract<ServerReport, { type: 'started' }>>(server, { type: 'start', kind, size: SIZE, telemetry } satisfies ServerCommand, 'started', `the ${kind} server`);
     await load.open(address);
 
     // Without reports: the streams idle.
@@ -96,7 +96,6 @@ export async function run(): Promise<void> {
     const idleStart = await sample(false);
     await sleep(IDLE_MS);
     const idleEnd = await sample(false);
-    const idleCpu = (idleEnd.cpuMs - idleStart.cpuMs) / IDLE_MS;
 
     // With reports: every stream's LRS stream open and reporting, then whole windows measured.
     const reporting = Promise.all(
@@ -113,8 +112,7 @@ export async function run(): Promise<void> {
           }),
       ),
     );
-    const [first] = await withTimeout(reporting, 'every LRS stream to get its interval');
-    console.log(`every LRS stream open; the relay asks for a report every ${first?.intervalMs} ms`);
+    await withTimeout(reporting, 'every LRS stream to get its interval');
     // One whole interval, so every stream has sent its first report, then a window boundary.
     await sleep(INTERVAL_MS);
     const from = await untilWindowWritten();
@@ -126,32 +124,66 @@ export async function run(): Promise<void> {
     const elapsed = Date.now() - startedAt;
     const itemsAfter = await itemCount(client);
     const busy = await sample(true);
-    const reportingCpu = (busyEnd.cpuMs - busyStart.cpuMs) / elapsed;
-    const writesPerMinute = ((itemsAfter - itemsBefore) / MEASURED_WINDOWS) * (60 / WINDOW_SECONDS);
-    const edges = SIZE.proxies * SIZE.services;
-    const reportsPerSecond = SIZE.streams / (INTERVAL_MS / 1000);
+    return {
+      idleCpu: (idleEnd.cpuMs - idleStart.cpuMs) / IDLE_MS,
+      reportingCpu: (busyEnd.cpuMs - busyStart.cpuMs) / elapsed,
+      quiet,
+      busy,
+      writesPerMinute: ((itemsAfter - itemsBefore) / MEASURED_WINDOWS) * (60 / WINDOW_SECONDS),
+      from,
+    };
+  } finally {
+    await load.stop();
+    await stopChild(server, { type: 'stop' } satisfies ServerCommand);
+  }
+}
 
-    const addedCpu = (reportingCpu - idleCpu) * 100;
-    const addedHeap = busy.heap - quiet.heap;
-    const addedRss = busy.rss - quiet.rss;
-    const rows: [string, string][] = [
-      ['relay CPU, streams idle', `${(idleCpu * 100).toFixed(1)} % of a core`],
-      [`relay CPU, reporting (${reportsPerSecond.toFixed(0)} reports/s, ${MEASURED_WINDOWS} windows from ${new Date(from).toISOString()})`, `${(reportingCpu * 100).toFixed(1)} % of a core`],
-      ['  added by reporting', `${addedCpu.toFixed(1)} % of a core`],
-      ['relay memory after GC, heap + external: idle -> reporting', `${mb(quiet.heap)} -> ${mb(busy.heap)} (${addedHeap >= 0 ? '+' : ''}${mb(addedHeap)})`],
-      ['relay memory, RSS: idle -> reporting', `${mb(quiet.rss)} -> ${mb(busy.rss)} (${addedRss >= 0 ? '+' : ''}${mb(addedRss)})`],
-      [`writes to the traffic table per minute (${edges} edges)`, `${writesPerMinute.toFixed(0)}`],
+const signed = (bytes: number) => `${bytes >= 0 ? '+' : ''}${mb(bytes)}`;
+const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
+
+export async function run(): Promise<void> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const jarDir = join(root, 'node_modules', '.cache', 'meshline', 'dynamodb-local');
+  assertDynamoDbLocalJar(jarDir);
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshline-telemetry-bench-'));
+  const log = createStackLog(join(dataDir, 'stack.log'), true);
+  const parts: Part[] = [];
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  try {
+    await startDynamoDbLocal(log, parts, { dataDir, jarDir, port, dbPath: undefined, client });
+    await ensureTrafficTable(client, TABLE, log);
+    const reportsPerSecond = SIZE.streams / (INTERVAL_MS / 1000);
+    console.log(
+      `${SIZE.streams} state-of-the-world streams of ${SIZE.proxies} proxies (${SIZE.services} services each) per server; ` +
+        `then one LRS stream beside each, reporting on every cluster every ${INTERVAL_MS / 1000} s (${reportsPerSecond} reports/s); ` +
+        `windows of ${WINDOW_SECONDS} s into DynamoDB Local; the relay, then a bare grpc-js server that reads and drops the same reports`,
+    );
+    const telemetry: BenchTelemetry = { dynamodbEndpoint: endpoint, tableName: TABLE, windowSeconds: WINDOW_SECONDS, loadReportIntervalMs: INTERVAL_MS };
+    const relay = await session('relay', telemetry, client);
+    const bare = await session('bare', telemetry, client);
+    const edges = SIZE.proxies * SIZE.services;
+    const added = (f: Figures) => ({ cpu: f.reportingCpu - f.idleCpu, heap: f.busy.heap - f.quiet.heap, rss: f.busy.rss - f.quiet.rss });
+    const [r, b] = [added(relay), added(bare)];
+    const rows: [string, string, string][] = [
+      ['CPU, streams idle (% of a core)', percent(relay.idleCpu), percent(bare.idleCpu)],
+      [`CPU, reporting (${MEASURED_WINDOWS} windows)`, percent(relay.reportingCpu), percent(bare.reportingCpu)],
+      ['  added by reporting', percent(r.cpu), percent(b.cpu)],
+      ['memory after GC, heap + external, added by reporting', signed(r.heap), signed(b.heap)],
+      ['memory, RSS, added by reporting', signed(r.rss), signed(b.rss)],
+      [`writes to the traffic table per minute (${edges} edges)`, relay.writesPerMinute.toFixed(0), '-'],
     ];
-    for (const [label, value] of rows) console.log(`${label.padEnd(92)} ${value}`);
+    console.log(`${''.padEnd(56)} ${'relay'.padStart(14)} ${'bare grpc-js'.padStart(14)}`);
+    for (const [label, a, c] of rows) console.log(`${label.padEnd(56)} ${a.padStart(14)} ${c.padStart(14)}`);
+    console.log(`relay beyond the bare server: CPU ${percent(r.cpu - b.cpu)} of a core, heap + external ${signed(r.heap - b.heap)}`);
     const targets = [
-      ['reporting adds at most 10 % of one core', addedCpu <= 10],
-      ['reporting adds at most 16 MB (heap + external after GC)', addedHeap <= 16 * 1024 * 1024],
-      ['at most one write per edge per window', writesPerMinute <= edges * (60 / WINDOW_SECONDS)],
+      ['reporting adds at most 10 % of one core', r.cpu <= 0.1],
+      ['reporting adds at most 16 MB (heap + external after GC)', r.heap <= 16 * 1024 * 1024],
+      ['at most one write per edge per window', relay.writesPerMinute <= edges * (60 / WINDOW_SECONDS)],
     ] as const;
     for (const [target, met] of targets) console.log(`${met ? 'met   ' : 'MISSED'} ${target}`);
   } finally {
-    await load?.stop();
-    await stopChild(server, { type: 'stop' } satisfies ServerCommand);
     for (const part of parts) await stopPart(part);
     client.destroy();
     rmSync(dataDir, { recursive: true, force: true });
