@@ -239,14 +239,18 @@ describe('per-key throttling', () => {
   it('answers requests over a key\'s rate limit with 429 TooManyRequestsException', async () => {
     const limited = await issueKey({ role: 'read-only', meshes: '*', rateLimit: 2 });
     // One request opens the window (see auth-keys.test.ts on DynamoDB Local and concurrent creation), then a burst.
+    const started = Date.now();
     const first = await apiFetch('/v20190125/meshes?limit=1', {}, limited);
     const responses = [first, ...(await Promise.all(Array.from({ length: 11 }, () => apiFetch('/v20190125/meshes?limit=1', {}, limited))))];
+    // The one-second windows the requests can have been counted in (a loaded machine may take
+    // more than a second for the burst): 2 pass in each at most.
+    const windows = Math.floor(Date.now() / 1000) - Math.floor(started / 1000) + 1;
     const statuses = responses.map((response) => response.status);
     const throttled = responses.filter((response) => response.status === 429);
-    // 12 requests within at most two one-second windows of 2: at most 4 pass.
-    expect(statuses.filter((status) => status === 200).length).toBeLessThanOrEqual(4);
+    expect(statuses.filter((status) => status === 200).length).toBeLessThanOrEqual(2 * windows);
     expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
-    expect(throttled.length).toBeGreaterThanOrEqual(8);
+    expect(throttled.length).toBeGreaterThanOrEqual(12 - 2 * windows);
+    expect(throttled.length).toBeGreaterThan(0);
     expect(throttled[0]?.headers.get('x-amzn-errortype')).toBe('TooManyRequestsException');
     // Another key is not affected by this one's limit.
     expect((await apiFetch('/v20190125/meshes?limit=1')).status).toBe(200);
