@@ -1,18 +1,8 @@
-import type { Rollout, RolloutStep } from '../shared/store/rollouts.js';
+import type { Rollout, RolloutSettings, RolloutStep } from '../shared/store/rollouts.js';
 import { callExtension, type Signer } from './signed-fetch.js';
 
-/** What `POST /meshline/v1/meshes/{mesh}/rollouts` takes. */
-export interface StartRolloutBody {
-  virtualRouterName: string;
-  routeName: string;
-  to: string;
-  steps: number[];
-  intervalSeconds: number;
-  maxErrorRate: number;
-  minRequests: number;
-  maxP99Ms?: number | undefined;
-  maxWaitSeconds?: number | undefined;
-}
+/** What `POST /meshline/v1/meshes/{mesh}/rollouts` takes: a rollout's settings, its mesh in the path, the wait optional. */
+export type StartRolloutBody = Omit<RolloutSettings, 'meshName' | 'maxWaitSeconds'> & { maxWaitSeconds?: number | undefined };
 
 const path = (meshName: string, rest = '') => `/meshline/v1/meshes/${encodeURIComponent(meshName)}/rollouts${rest}`;
 

@@ -13,11 +13,12 @@ import {
   UpdateRouteCommand,
   type RouteSpec,
 } from '@aws-sdk/client-app-mesh';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appMeshClient, uniqueMeshName } from '../support/appmesh.js';
 import { stackProxylessClient } from '../support/keys.js';
-import { startTestBackend, WHOAMI_PATH, type TestBackend } from '../support/xds-backend.js';
+import { startTestBackend, type TestBackend } from '../support/xds-backend.js';
+import { call } from '../support/traffic-mesh.js';
 
 const appmesh = appMeshClient();
 let blue: TestBackend;
@@ -30,23 +31,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([blue.close(), green.close()]);
 });
-
-/** One Whoami call with metadata: the name of the backend that answered. */
-function call(client: grpc.Client, metadata: Record<string, string> = {}): Promise<string> {
-  const md = new grpc.Metadata();
-  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      WHOAMI_PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.alloc(0),
-      md,
-      { deadline: Date.now() + 5_000 },
-      (error, response) => (error || !response ? reject(error ?? new Error('empty')) : resolve(response.toString('utf8'))),
-    );
-  });
-}
 
 async function tally(client: grpc.Client, calls: number): Promise<Record<string, number>> {
   const answers = await Promise.all(Array.from({ length: calls }, () => call(client)));
