@@ -29,10 +29,6 @@ const PROTO_FILES = [
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/service/discovery/v3/ads.proto',
-  // What proxies report to the relay (LRS). The relay decodes it by hand (relay/lrs.ts); tests
-  // and benchmarks encode it with this. (Envoy's metrics service imports Prometheus's
-  // metrics.proto, which @grpc/grpc-js-xds does not ship.)
-  'envoy/service/load_stats/v3/lrs.proto',
   // Tracers a bootstrap may name (meshline bootstrap --tracing).
   'envoy/config/trace/v3/zipkin.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
@@ -52,11 +48,12 @@ function addDescriptorProto(): void {
   protobuf.common('descriptor', descriptor.nested.google.nested.protobuf.nested as protobuf.INamespace['nested'] & object);
 }
 
-/** The loaded Envoy proto root (field names as in the .proto files: snake_case). */
-export function envoyRoot(): protobuf.Root {
-  if (root) return root;
+/**
+ * Loads .proto files into a new root (field names as in the files: snake_case), resolving imports
+ * in `includeDirs` (Envoy's by default); `google/protobuf/*` come with protobufjs.
+ */
+export function loadProtoRoot(files: string[], includeDirs: string[] = envoyProtoIncludeDirs()): protobuf.Root {
   addDescriptorProto();
-  const includeDirs = envoyProtoIncludeDirs();
   const loaded = new protobuf.Root();
   loaded.resolvePath = (_origin, target) => {
     if (target.startsWith('google/protobuf/')) return target;
@@ -66,9 +63,14 @@ export function envoyRoot(): protobuf.Root {
     }
     return target;
   };
-  loaded.loadSync(PROTO_FILES, { keepCase: true });
+  loaded.loadSync(files, { keepCase: true });
   loaded.resolveAll();
-  root = loaded;
+  return loaded;
+}
+
+/** The loaded Envoy proto root of every message Meshline builds or serves. */
+export function envoyRoot(): protobuf.Root {
+  root ??= loadProtoRoot(PROTO_FILES);
   return root;
 }
 

@@ -9,8 +9,8 @@
  * the load costs as little CPU as possible on a machine it shares with the server.
  */
 import * as grpc from '@grpc/grpc-js';
-import type protobuf from 'protobufjs';
-import { messageType } from '../../shared/xds/protos.js';
+import { STREAM_LOAD_STATS } from '../../relay/lrs.js';
+import { decodeLoadStatsResponse, encodeLoadStatsRequest } from '../support/telemetry-codecs.js';
 import { STREAM_AGGREGATED_RESOURCES, decodeResponseHeader, encodeDiscoveryRequest } from '../../relay/protocol.js';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../shared/xds/type-urls.js';
 import { wallClock } from './relay-fleet.js';
@@ -92,13 +92,6 @@ function start(command: Extract<LoadCommand, { type: 'start' }>): void {
   });
 }
 
-const STREAM_LOAD_STATS = '/envoy.service.load_stats.v3.LoadReportingService/StreamLoadStats';
-
-/** Envoy's LRS messages, encoded with protobufjs from Envoy's own protos (independent of the relay's codec). */
-function lrsTypes(): { request: protobuf.Type; response: protobuf.Type } {
-  return { request: messageType('envoy.service.load_stats.v3.LoadStatsRequest'), response: messageType('envoy.service.load_stats.v3.LoadStatsResponse') };
-}
-
 /**
  * One LRS stream per ADS stream, on the same connection. The first request carries the node;
  * after the relay's response (which sets the interval) each stream reports every interval,
@@ -107,12 +100,10 @@ function lrsTypes(): { request: protobuf.Type; response: protobuf.Type } {
  * progress) in one locality.
  */
 function startReporting(command: Extract<LoadCommand, { type: 'report' }>): void {
-  const { request, response } = lrsTypes();
-  const encode = (message: object) => Buffer.from(request.encode(request.fromObject(message)).finish());
   let intervalMs = 0;
   let reporting = 0;
   const report = (interval: { seconds: number; nanos: number }) =>
-    encode({
+    encodeLoadStatsRequest({
       cluster_stats: command.clusters.map((cluster_name) => ({
         cluster_name,
         upstream_locality_stats: [
@@ -127,9 +118,7 @@ function startReporting(command: Extract<LoadCommand, { type: 'report' }>): void
     const reporter: (typeof reporters)[number] = { call };
     reporters.push(reporter);
     call.on('data', (bytes: Buffer) => {
-      const answer = response.toObject(response.decode(bytes), { longs: Number }) as { load_reporting_interval?: { seconds?: number; nanos?: number } };
-      const seconds = answer.load_reporting_interval?.seconds ?? 0;
-      const nanos = answer.load_reporting_interval?.nanos ?? 0;
+      const { seconds, nanos } = decodeLoadStatsResponse(bytes).load_reporting_interval ?? { seconds: 0, nanos: 0 };
       const ms = seconds * 1000 + nanos / 1e6;
       if (reporter.timer || ms <= 0) return;
       intervalMs = ms;
@@ -142,7 +131,7 @@ function startReporting(command: Extract<LoadCommand, { type: 'report' }>): void
       if (reporting === nodeIds.length) process.send?.({ type: 'reporting', streams: reporting, intervalMs } satisfies LoadReport);
     });
     call.on('error', (error: Error) => process.send?.({ type: 'failed', message: `LRS stream ${index}: ${error.message}` } satisfies LoadReport));
-    call.write(encode({ node: { id: nodeId, locality: { region: 'bench', zone: 'bench-a' } } }));
+    call.write(encodeLoadStatsRequest({ node: { id: nodeId, locality: { region: 'bench', zone: 'bench-a' } } }));
   });
 }
 

@@ -4,30 +4,18 @@
  * envoy/service/metrics/v3/metrics_service.proto, with Prometheus's client_model from
  * test/support/protos): every test message checks the relay's hand-written decoders.
  */
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
-import { envoyProtoIncludeDirs, envoyRoot } from '../../shared/xds/protos.js';
+import type protobuf from 'protobufjs';
+import { envoyProtoIncludeDirs, loadProtoRoot } from '../../shared/xds/protos.js';
 
 let root: protobuf.Root | undefined;
 
 function telemetryRoot(): protobuf.Root {
-  if (root) return root;
-  envoyRoot(); // registers google/protobuf/descriptor.proto with protobufjs
-  const includeDirs = [...envoyProtoIncludeDirs(), join(dirname(fileURLToPath(import.meta.url)), 'protos')];
-  const loaded = new protobuf.Root();
-  loaded.resolvePath = (_origin, target) => {
-    if (target.startsWith('google/protobuf/')) return target;
-    for (const dir of includeDirs) {
-      const candidate = join(dir, target);
-      if (existsSync(candidate)) return candidate;
-    }
-    return target;
-  };
-  loaded.loadSync(['envoy/service/load_stats/v3/lrs.proto', 'envoy/service/metrics/v3/metrics_service.proto'], { keepCase: true });
-  loaded.resolveAll();
-  root = loaded;
+  root ??= loadProtoRoot(
+    ['envoy/service/load_stats/v3/lrs.proto', 'envoy/service/metrics/v3/metrics_service.proto'],
+    [...envoyProtoIncludeDirs(), join(dirname(fileURLToPath(import.meta.url)), 'protos')],
+  );
   return root;
 }
 
