@@ -48,11 +48,10 @@ type Sample = Extract<ServerReport, { type: 'sample' }>;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until the next window boundary plus the relays' flush grace and a margin for the write. */
-async function untilWindowWritten(): Promise<number> {
+async function untilWindowWritten(): Promise<void> {
   const windowMs = WINDOW_SECONDS * 1000;
   const boundary = Math.ceil(Date.now() / windowMs) * windowMs;
   await sleep(boundary + WINDOW_FLUSH_GRACE_MS + 2_000 - Date.now());
-  return boundary;
 }
 
 async function itemCount(client: DynamoDBClient): Promise<number> {
@@ -76,7 +75,6 @@ interface Figures {
   busy: Sample;
   /** Items the server wrote to the traffic table per minute (the relay; 0 for the bare server). */
   writesPerMinute: number;
-  from: number;
 }
 
 /**
@@ -115,7 +113,7 @@ async function session(kind: ServerKind, telemetry: BenchTelemetry, client: Dyna
     await withTimeout(reporting, 'every LRS stream to get its interval');
     // One whole interval, so every stream has sent its first report, then a window boundary.
     await sleep(INTERVAL_MS);
-    const from = await untilWindowWritten();
+    await untilWindowWritten();
     const itemsBefore = await itemCount(client);
     const busyStart = await sample(false);
     const startedAt = Date.now();
@@ -130,7 +128,6 @@ async function session(kind: ServerKind, telemetry: BenchTelemetry, client: Dyna
       quiet,
       busy,
       writesPerMinute: ((itemsAfter - itemsBefore) / MEASURED_WINDOWS) * (60 / WINDOW_SECONDS),
-      from,
     };
   } finally {
     await load.stop();
