@@ -171,6 +171,19 @@ export function stackOptionsFromEnv(env: NodeJS.ProcessEnv): Pick<LocalStackOpti
  * With `ownsProcess`, SIGINT/SIGTERM stop the stack and exit the process (see the option).
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  try {
+    return await startLocalStackOnce(options);
+  } catch (error) {
+    // A port the OS called free (ports of 0) can be taken by another socket before our child
+    // binds it (an outgoing connection's ephemeral port, say): the part then dies at start.
+    // Everything started was stopped; one more try with fresh ports.
+    const askedFree = Object.values(options.ports ?? {}).includes(0);
+    if (!askedFree || !(error instanceof StackError) || !/exited before/.test(error.message)) throw error;
+    return startLocalStackOnce(options);
+  }
+}
+
+async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalStack> {
   const root = options.root ?? REPO_ROOT;
   const tableName = options.tableName ?? DEFAULT_NAME;
   const bucketName = options.bucketName ?? DEFAULT_NAME;
